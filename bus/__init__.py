@@ -1,0 +1,1 @@
+"""The message bus: NATS connection, JetStream layout, schemas, stores, worker loop."""

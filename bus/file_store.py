@@ -1,0 +1,244 @@
+"""File bytes in the JetStream object store, streamed in and out in chunks.
+
+The layout is the standard NATS object store (`OBJ_files` stream, chunks on
+`$O.files.C.<nuid>`, metadata on `$O.files.M.<name>`), so the `nats` CLI can
+read what we write. We drive it ourselves because the client's own object
+store wants a synchronous reader and hands back whole objects: here uploads
+arrive as an async stream, downloads leave as one, and neither may sit whole
+in memory.
+"""
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from nats.js import JetStreamContext
+from nats.js.api import ObjectInfo, ObjectMetaOptions
+from nats.js.errors import NotFoundError
+
+from bus import subjects
+from bus.errors import FileCorrupt, FileMissing, FileTooLarge
+
+logger = logging.getLogger(__name__)
+
+CHUNK_BYTES = 128 * 1024
+PUBLISH_WINDOW = 16
+"""Chunks in flight at once while storing: enough to fill the pipe, little RAM."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What the store knows about one object."""
+
+    name: str
+    size: int
+    chunks: int
+    sha256: str
+    nuid: str
+
+
+class FileStore:
+    """Streams objects into and out of one object-store bucket."""
+
+    def __init__(self, js: JetStreamContext, bucket: str = subjects.FILES_BUCKET):
+        self._js = js
+        self._bucket = bucket
+        self._stream = f"OBJ_{bucket}"
+
+    async def put_stream(
+        self,
+        name: str,
+        chunks: AsyncIterator[bytes],
+        max_bytes: int | None = None,
+    ) -> StoredFile:
+        """Store an object from an async stream of byte strings.
+
+        Raises FileTooLarge (leaving nothing behind) as soon as the stream
+        passes `max_bytes`, without reading the rest of it.
+        """
+        nuid = self._js._nc._nuid.next().decode()
+        chunk_subject = f"$O.{self._bucket}.C.{nuid}"
+        digest = hashlib.sha256()
+        pending: list[asyncio.Future] = []
+        buffer = bytearray()
+        size = 0
+        count = 0
+
+        async def send(payload: bytes) -> None:
+            nonlocal count
+            if len(pending) >= PUBLISH_WINDOW:
+                await pending.pop(0)
+            future = await self._js.publish_async(chunk_subject, payload)
+            pending.append(future)
+            count += 1
+
+        try:
+            async for piece in chunks:
+                size += len(piece)
+                if max_bytes is not None and size > max_bytes:
+                    raise FileTooLarge(max_bytes)
+                digest.update(piece)
+                buffer += piece
+                while len(buffer) >= CHUNK_BYTES:
+                    await send(bytes(buffer[:CHUNK_BYTES]))
+                    del buffer[:CHUNK_BYTES]
+            if buffer:
+                await send(bytes(buffer))
+            await asyncio.gather(*pending)
+            pending.clear()
+            stored = StoredFile(name, size, count, digest.hexdigest(), nuid)
+            await self._publish_meta(stored, digest.digest())
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            await asyncio.shield(self._purge(chunk_subject))
+            raise
+
+        logger.debug("stored %s (%d bytes in %d chunks)", name, size, count)
+        return stored
+
+    async def put_bytes(self, name: str, data: bytes) -> StoredFile:
+        """Store an object held in memory."""
+
+        async def one_piece() -> AsyncIterator[bytes]:
+            yield data
+
+        return await self.put_stream(name, one_piece())
+
+    async def put_file(self, name: str, path: Path) -> StoredFile:
+        """Store a local file, read a chunk at a time off the event loop."""
+
+        async def pieces() -> AsyncIterator[bytes]:
+            handle = await asyncio.to_thread(open, path, "rb")
+            try:
+                while piece := await asyncio.to_thread(handle.read, CHUNK_BYTES * 4):
+                    yield piece
+            finally:
+                handle.close()
+
+        # Small files are read in one go: a thread hop per chunk costs more.
+        if path.stat().st_size <= CHUNK_BYTES:
+            return await self.put_bytes(name, path.read_bytes())
+        return await self.put_stream(name, pieces())
+
+    async def info(self, name: str) -> StoredFile:
+        """The object's metadata; raise FileMissing when it is not stored."""
+        try:
+            message = await self._js.get_last_msg(
+                self._stream, self._meta_subject(name), direct=True
+            )
+        except NotFoundError:
+            raise FileMissing(name) from None
+        meta = json.loads(message.data or b"{}")
+        if meta.get("deleted") or not meta.get("nuid"):
+            raise FileMissing(name)
+        digest = meta.get("digest", "")
+        raw = base64.urlsafe_b64decode(digest.split("=", 1)[1]) if digest else b""
+        return StoredFile(
+            name=name,
+            size=int(meta.get("size", 0)),
+            chunks=int(meta.get("chunks", 0)),
+            sha256=raw.hex(),
+            nuid=meta["nuid"],
+        )
+
+    async def read_chunks(
+        self, name: str, stored: StoredFile | None = None
+    ) -> AsyncIterator[bytes]:
+        """Yield an object's chunks in order, checking size and digest at the end.
+
+        Each chunk is fetched on demand with a direct get, so a slow reader
+        never makes the store push more than one chunk ahead.
+        """
+        stored = stored or await self.info(name)
+        chunk_subject = f"$O.{self._bucket}.C.{stored.nuid}"
+        digest = hashlib.sha256()
+        size = 0
+        sequence = 0
+        for _ in range(stored.chunks):
+            try:
+                message = await self._js.get_msg(
+                    self._stream,
+                    seq=sequence + 1,
+                    subject=chunk_subject,
+                    next=True,
+                    direct=True,
+                )
+            except NotFoundError:
+                raise FileCorrupt(name, "a chunk is missing") from None
+            sequence = message.seq
+            data = message.data or b""
+            digest.update(data)
+            size += len(data)
+            yield data
+        if size != stored.size or digest.hexdigest() != stored.sha256:
+            raise FileCorrupt(name, "size or digest does not match")
+
+    async def read_bytes(self, name: str) -> bytes:
+        """The whole object in memory: for small files only."""
+        return b"".join([piece async for piece in self.read_chunks(name)])
+
+    async def read_to_file(self, name: str, path: Path) -> StoredFile:
+        """Copy an object into a local file, a chunk at a time."""
+        stored = await self.info(name)
+        if stored.size <= CHUNK_BYTES:
+            path.write_bytes(await self.read_bytes(name))
+            return stored
+        handle = await asyncio.to_thread(open, path, "wb")
+        try:
+            async for piece in self.read_chunks(name, stored):
+                await asyncio.to_thread(handle.write, piece)
+        finally:
+            handle.close()
+        return stored
+
+    async def delete(self, name: str) -> bool:
+        """Remove an object and its chunks; False when there was none."""
+        try:
+            stored = await self.info(name)
+        except FileMissing:
+            return False
+        await self._purge(f"$O.{self._bucket}.C.{stored.nuid}")
+        await self._purge(self._meta_subject(name))
+        return True
+
+    async def _publish_meta(self, stored: StoredFile, raw_digest: bytes) -> None:
+        info = ObjectInfo(
+            name=stored.name,
+            bucket=self._bucket,
+            nuid=stored.nuid,
+            size=stored.size,
+            chunks=stored.chunks,
+            mtime=datetime.now(UTC).isoformat(),
+            digest="SHA-256=" + base64.urlsafe_b64encode(raw_digest).decode(),
+            options=ObjectMetaOptions(max_chunk_size=CHUNK_BYTES),
+        )
+        previous = None
+        try:
+            previous = await self.info(stored.name)
+        except FileMissing:
+            pass
+        await self._js.publish(
+            self._meta_subject(stored.name),
+            json.dumps(info.as_dict()).encode(),
+            headers={"Nats-Rollup": "sub"},
+        )
+        # A rewritten object (a retried job's output) leaves no stale chunks.
+        if previous is not None and previous.nuid != stored.nuid:
+            await self._purge(f"$O.{self._bucket}.C.{previous.nuid}")
+
+    async def _purge(self, subject: str) -> None:
+        try:
+            await self._js.purge_stream(self._stream, subject=subject)
+        except Exception as error:  # best effort: the caller's error matters more
+            logger.warning("could not purge %s: %s", subject, error)
+
+    def _meta_subject(self, name: str) -> str:
+        encoded = base64.urlsafe_b64encode(name.encode()).decode()
+        return f"$O.{self._bucket}.M.{encoded}"
