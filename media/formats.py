@@ -101,7 +101,6 @@ def media_kind(filename: str, content_type: str | None) -> tuple[str, str]:
     suffix = filename_suffix(filename or "")
     ext = f"extension {quote('.' + suffix)}" if suffix else "no extension"
     raise UnsupportedMedia(
-        f"unsupported media ({shown}, {ext}); supported types: "
-        + ", ".join(supported),
+        f"unsupported media ({shown}, {ext}); supported types: " + ", ".join(supported),
         supported,
     )

@@ -1,0 +1,1 @@
+"""A cloud worker: any number of them drain one shared job queue."""

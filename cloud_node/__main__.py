@@ -1,0 +1,3 @@
+from cloud_node.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The coordinator: places scheduled tasks, dispatches jobs, records outcomes."""

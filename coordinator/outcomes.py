@@ -1,0 +1,103 @@
+"""Recording what nodes report, and learning the cost model from completions."""
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from bus.consumer import Delivery, settle
+from bus.errors import TaskNotFound
+from bus.nodes import NodeDirectory
+from bus.schemas import TaskEvent, TaskRecord
+from bus.task_store import TaskStore
+from coordinator.records import from_event
+from policy.cost_model import CostModel
+
+logger = logging.getLogger(__name__)
+
+
+class OutcomeRecorder:
+    """Applies batches of task events to the records they concern."""
+
+    def __init__(
+        self, store: TaskStore, directory: NodeDirectory, costs: CostModel
+    ) -> None:
+        self._store = store
+        self._directory = directory
+        self._costs = costs
+        self.finished_count = 0
+
+    async def record(self, batch: list[Delivery[TaskEvent]]) -> None:
+        """Apply every event, keeping each task's events in order, then ack them."""
+        by_task: dict[str, list[Delivery[TaskEvent]]] = defaultdict(list)
+        for delivery in batch:
+            by_task[delivery.item.task_id].append(delivery)
+        await asyncio.gather(*[self._apply_in_order(d) for d in by_task.values()])
+
+    async def _apply_in_order(self, deliveries: list[Delivery[TaskEvent]]) -> None:
+        for delivery in deliveries:
+            event = delivery.item
+            try:
+                before_final = await self._apply(event)
+            except Exception as error:
+                logger.warning(
+                    "could not record %s event of task %s: %s; will retry",
+                    event.kind,
+                    event.task_id,
+                    error,
+                )
+                await settle(delivery.msg.nak(delay=1.0))
+                continue
+            await settle(delivery.msg.ack())
+            if before_final is not None:
+                self._learn(event, before_final)
+
+    async def _apply(self, event: TaskEvent) -> TaskRecord | None:
+        """Apply one event; return the record if this event finished the task."""
+        try:
+            was_final = False
+
+            def change(record: TaskRecord) -> bool:
+                nonlocal was_final
+                was_final = record.is_final
+                return from_event(event)(record)
+
+            record = await self._store.update(event.task_id, change)
+        except TaskNotFound:
+            logger.debug("event for deleted task %s dropped", event.task_id)
+            return None
+        if was_final or not record.is_final or event.kind == "progress":
+            return None
+        return record
+
+    def _learn(self, event: TaskEvent, record: TaskRecord) -> None:
+        self.finished_count += 1
+        total_s = (record.total_ms or 0) / 1000
+        if record.status == "completed":
+            logger.info(
+                "task %s completed on %s %s in %.3fs",
+                record.id,
+                record.tier,
+                record.node_id or "",
+                total_s,
+            )
+        else:
+            logger.info(
+                "task %s failed on %s %s: %s",
+                record.id,
+                record.tier,
+                record.node_id or "",
+                record.error,
+            )
+            return
+        node = self._directory.get(event.node_id)
+        speed = node.speed if node else 1.0
+        if event.compute_ms:
+            self._costs.observe_compute(
+                record.kind,
+                record.operation,
+                record.size,
+                event.compute_ms / 1000,
+                speed,
+            )
+        if event.fetch_ms is not None:
+            self._costs.observe_transfer(event.tier, record.size, event.fetch_ms / 1000)

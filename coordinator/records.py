@@ -1,0 +1,106 @@
+"""How placements and node events change a task record.
+
+Events can arrive late, twice, or out of order (a redelivered job, a started
+event behind its completion). Every change here is safe in any order: status
+only moves forward, an event from an older attempt is ignored, and a final
+state is never left.
+"""
+
+import time
+
+from bus.schemas import TaskEvent, TaskRecord
+from policy.types import Placement
+
+STATUS_RANK = {
+    "uploaded": 0,
+    "scheduled": 1,
+    "placed": 2,
+    "running": 3,
+    "completed": 4,
+    "failed": 4,
+    "cancelled": 4,
+}
+
+
+def advance(record: TaskRecord, status: str) -> None:
+    """Move the status forward, never back."""
+    if STATUS_RANK[status] > STATUS_RANK[record.status]:
+        record.status = status
+
+
+def needs_placement(record: TaskRecord) -> bool:
+    """Whether a scheduled-task message for this record still has work to do."""
+    return record.status in ("uploaded", "scheduled")
+
+
+def placed(
+    placement: Placement,
+    attempt: int,
+    scheduled_at: float,
+    explanation: dict,
+):
+    """A change recording where the task was sent."""
+
+    def change(record: TaskRecord) -> bool:
+        if record.is_final or record.attempts >= attempt:
+            return False
+        record.attempts = attempt
+        record.tier = placement.tier
+        record.node_id = placement.node_id
+        record.picked_at = time.time()
+        record.scheduled_at = record.scheduled_at or scheduled_at
+        record.explanation = explanation
+        record.error = None
+        advance(record, "placed")
+        return True
+
+    return change
+
+
+def from_event(event: TaskEvent):
+    """A change recording what a node reported."""
+
+    def change(record: TaskRecord) -> bool:
+        if record.is_final or event.attempt < record.attempts:
+            return False
+        if event.kind == "progress":
+            if record.status != "running" or (record.progress or 0) >= (
+                event.progress or 0
+            ):
+                return False
+            record.progress = event.progress
+            return True
+
+        record.node_id = record.node_id or event.node_id
+        record.tier = record.tier or event.tier
+        if event.started_at is not None:
+            record.started_at = event.started_at
+
+        if event.kind == "started":
+            advance(record, "running")
+            return True
+
+        record.completed_at = event.completed_at or event.at
+        _fill_durations(record, event)
+        if event.kind == "completed":
+            record.status = "completed"
+            record.progress = 1.0
+            record.output_name = event.output_name
+            record.output_size = event.output_size
+            record.output_type = event.output_type
+        else:
+            record.status = "failed"
+            record.error = event.error or "failed without a reason"
+        return True
+
+    return change
+
+
+def _fill_durations(record: TaskRecord, event: TaskEvent) -> None:
+    if record.scheduled_at and record.started_at:
+        record.queue_wait_ms = max(record.started_at - record.scheduled_at, 0) * 1000
+    if event.fetch_ms is not None:
+        record.transfer_ms = event.fetch_ms + (event.store_ms or 0.0)
+    record.compute_ms = event.compute_ms
+    if record.scheduled_at and record.completed_at:
+        record.total_ms = max(record.completed_at - record.scheduled_at, 0) * 1000

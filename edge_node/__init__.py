@@ -1,0 +1,1 @@
+"""An edge worker: close to users, its own job subject, modest capacity."""

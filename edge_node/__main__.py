@@ -1,0 +1,3 @@
+from edge_node.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""What edge and cloud nodes share: settings, the job handler, heartbeats."""

@@ -1,0 +1,144 @@
+"""A node's life: connect, announce itself, pull and process jobs, leave cleanly."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+
+from nats.js.errors import NotFoundError
+
+from bus import subjects
+from bus.connection import close, connect, jetstream
+from bus.consumer import PullConsumer
+from bus.file_store import FileStore
+from bus.nodes import nodes_bucket, publish_heartbeat, withdraw
+from bus.provision import provision
+from bus.schemas import Job, NodeStatus
+from bus.worker import JobWorker
+from node.jobs import JobRunner
+from node.load import LoadTracker, calibrate
+from node.settings import NodeSettings
+
+logger = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+def job_subscription(settings: NodeSettings) -> tuple[str, str]:
+    """(subject, durable consumer) this node pulls from."""
+    if settings.tier == "edge":
+        node_id = settings.node_id
+        return subjects.edge_jobs(node_id), subjects.edge_consumer(node_id)
+    return subjects.JOBS_CLOUD, subjects.CLOUD_CONSUMER
+
+
+async def run_node(settings: NodeSettings, stop: asyncio.Event) -> None:
+    """Serve jobs until `stop` is set, then finish in-flight work and leave."""
+    speed = await asyncio.to_thread(calibrate)
+    nc = await connect(settings.bus, f"{settings.tier}-node {settings.node_id}")
+    js = jetstream(nc)
+    await provision(js, settings.bus)
+
+    subject, durable = job_subscription(settings)
+    consumer = PullConsumer(
+        js,
+        subjects.JOBS_STREAM,
+        durable,
+        subject,
+        Job.decode,
+        ack_wait_s=settings.ack_wait_s,
+        max_deliver=settings.max_deliver,
+    )
+    await consumer.bind()
+
+    load = LoadTracker(capacity=settings.compute_threads)
+    runner = JobRunner(
+        js,
+        FileStore(js),
+        settings.node_id,
+        settings.tier,
+        settings.work_dir,
+        settings.compute_threads,
+        load,
+    )
+    worker = JobWorker(
+        consumer,
+        runner,
+        concurrency=settings.concurrency,
+        lease_refresh_s=settings.ack_wait_s / 3,
+    )
+    kv = await nodes_bucket(js)
+    heartbeat = asyncio.create_task(
+        _heartbeat_loop(js, kv, settings, durable, speed, load), name="heartbeat"
+    )
+    logger.info(
+        "%s node %s serving %s (speed %.2f, %d compute threads)",
+        settings.tier,
+        settings.node_id,
+        subject,
+        speed,
+        settings.compute_threads,
+    )
+
+    try:
+        await worker.run(stop, grace_s=settings.shutdown_grace_s)
+    finally:
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await withdraw(kv, settings.node_id)
+        runner.close()
+        await close(nc)
+        logger.info(
+            "node %s stopped after %d completed, %d failed jobs",
+            settings.node_id,
+            load.completed,
+            load.failed,
+        )
+
+
+async def _heartbeat_loop(js, kv, settings, durable, speed, load) -> None:
+    while True:
+        queued = 0
+        try:
+            info = await js.consumer_info(subjects.JOBS_STREAM, durable)
+            queued = info.num_pending or 0
+        except NotFoundError:
+            pass
+        except Exception as error:
+            logger.debug("consumer info unavailable: %s", error)
+
+        status = NodeStatus(
+            node_id=settings.node_id,
+            tier=settings.tier,
+            speed=speed,
+            backlog_s=load.backlog_s(queued),
+            capacity=settings.compute_threads,
+            running=load.running,
+            queued=queued,
+            completed=load.completed,
+            failed=load.failed,
+            started_at=load.started_at,
+            heartbeat_at=time.time(),
+            version=VERSION,
+        )
+        try:
+            await publish_heartbeat(kv, status)
+        except Exception as error:  # NATS away: the next beat will try again
+            logger.warning("heartbeat failed: %s", error)
+        await asyncio.sleep(settings.heartbeat_interval_s)
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """Set `stop` on SIGINT or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+
+async def serve(settings: NodeSettings) -> None:
+    """Run a node until a stop signal arrives."""
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    await run_node(settings, stop)

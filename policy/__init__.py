@@ -1,0 +1,1 @@
+"""Placement decisions: the cost model, baseline policies, and (later) DQN and PSO."""

@@ -1,0 +1,1 @@
+"""The web service: uploads, scheduling, task and node queries, downloads, the page."""

@@ -1,0 +1,114 @@
+"""Downloads: a task's input or output, streamed from the object store."""
+
+import logging
+import re
+
+from aiohttp import hdrs, web
+
+from bus import subjects
+from bus.errors import FileCorrupt, TaskNotFound
+from bus.schemas import TaskRecord
+from bus.task_store import TaskQuery, TaskStore
+from web.errors import ApiError
+from web.filenames import content_disposition
+from web.keys import FILES, STORE
+
+logger = logging.getLogger(__name__)
+
+VERSIONS = ("input", "output")
+_CONTENT_TYPE = re.compile(r"[a-z0-9.+-]+/[a-z0-9.+-]+")
+
+
+async def find_task(store: TaskStore, key: str) -> TaskRecord:
+    """The task with this id, else the newest task with this filename."""
+    try:
+        return await store.get(key)
+    except TaskNotFound:
+        pass
+    named = await store.list(TaskQuery(filename=key, limit=1))
+    if not named:
+        raise ApiError(404, f"no task with id or filename {key[:80]!r}", field="id")
+    return named[0]
+
+
+def choose_version(record: TaskRecord, asked: str | None) -> str:
+    """The version to serve: the output once completed, else the input."""
+    if asked is None:
+        return "output" if record.status == "completed" else "input"
+    if asked not in VERSIONS:
+        raise ApiError(
+            400,
+            f"version must be input or output, not {asked[:40]!r}",
+            field="version",
+            valid=list(VERSIONS),
+        )
+    if asked == "output" and record.status != "completed":
+        raise ApiError(
+            404,
+            f"task {record.id} has no output yet (it is {record.status})",
+            field="version",
+        )
+    return asked
+
+
+def safe_content_type(value: str | None) -> str:
+    """A content type fit for a header, or the generic binary type."""
+    if value and _CONTENT_TYPE.fullmatch(value.lower()):
+        return value.lower()
+    return "application/octet-stream"
+
+
+async def send_version(
+    request: web.Request, record: TaskRecord, version: str
+) -> web.StreamResponse:
+    """Stream one stored version of a task to the client, chunk by chunk."""
+    files = request.app[FILES]
+    if version == "output":
+        name = subjects.output_object(record.id)
+        filename = record.output_name or record.filename
+        content_type = safe_content_type(record.output_type)
+    else:
+        name = subjects.input_object(record.id)
+        filename = record.filename
+        content_type = safe_content_type(record.content_type)
+    stored = await files.info(name)
+
+    response = web.StreamResponse()
+    response.content_type = content_type
+    response.content_length = stored.size
+    response.headers[hdrs.CONTENT_DISPOSITION] = content_disposition(filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    await response.prepare(request)
+    if request.method == hdrs.METH_HEAD:
+        return response
+
+    try:
+        async for piece in files.read_chunks(name, stored):
+            await response.write(piece)
+    except FileCorrupt as error:
+        # The headers are gone: cut the connection so the client sees a short
+        # body instead of a download that looks complete.
+        logger.error("download of %s broke off: %s", name, error)
+        response.force_close()
+        return response
+    await response.write_eof()
+    return response
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    """GET /files/{filename}: a task's file by id or filename (?version=...)."""
+    record = await find_task(request.app[STORE], request.match_info["filename"])
+    version = choose_version(record, request.query.get("version"))
+    return await send_version(request, record, version)
+
+
+async def download_input(request: web.Request) -> web.StreamResponse:
+    """GET /api/v1/tasks/{id}/input: the uploaded file."""
+    record = await request.app[STORE].get(request.match_info["id"])
+    return await send_version(request, record, "input")
+
+
+async def download_output(request: web.Request) -> web.StreamResponse:
+    """GET /api/v1/tasks/{id}/output: the result, once the task completed."""
+    record = await request.app[STORE].get(request.match_info["id"])
+    return await send_version(request, record, choose_version(record, "output"))

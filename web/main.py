@@ -1,0 +1,54 @@
+"""Start the web service: `python -m web` or `make run-web`."""
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from bus.logs import configure_logging
+from web.app import create_app
+from web.settings import WebSettings
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_S = 10.0
+
+
+async def serve(settings: WebSettings) -> None:
+    """Serve until SIGINT or SIGTERM, then finish requests and disconnect."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    runner = web.AppRunner(
+        create_app(settings), shutdown_timeout=SHUTDOWN_GRACE_S, handle_signals=False
+    )
+    # Start-up waits for NATS as long as it takes; a signal must still end it.
+    starting = asyncio.create_task(runner.setup())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        logger.info("stopped before start-up finished")
+        return
+    starting.result()
+
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        logger.info("web UI at http://%s:%d/", settings.host, settings.port)
+        await stopping
+        logger.info("shutting down")
+    finally:
+        stopping.cancel()
+        await runner.cleanup()
+
+
+def main() -> None:
+    """Run the web service configured from the environment."""
+    settings = WebSettings.from_env()
+    configure_logging(settings.bus.verbose, service="web")
+    asyncio.run(serve(settings))

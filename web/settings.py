@@ -1,0 +1,47 @@
+"""The web service's settings, read once from the environment."""
+
+from dataclasses import dataclass, field
+
+from bus.settings import BusSettings, env_int, env_str
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """Where the web service listens and how much it accepts per request."""
+
+    host: str = "127.0.0.1"
+    """Interface to listen on."""
+    port: int = 5002
+    """TCP port to listen on."""
+    max_upload_bytes: int = 512 * MIB
+    """Largest single uploaded file."""
+    max_files_per_request: int = 100
+    """Most files one upload request may carry."""
+    bus: BusSettings = field(default_factory=BusSettings)
+
+    def __post_init__(self) -> None:
+        if self.max_upload_bytes < 1:
+            raise ValueError("MAX_UPLOAD_BYTES must be at least 1")
+        if self.max_files_per_request < 1:
+            raise ValueError("MAX_FILES_PER_REQUEST must be at least 1")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"WEB_PORT must be a TCP port, not {self.port}")
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body worth starting to read."""
+        # Room for every file at its limit plus the multipart framing and fields.
+        return self.max_upload_bytes * self.max_files_per_request + MIB
+
+    @classmethod
+    def from_env(cls) -> "WebSettings":
+        """Read WEB_HOST, WEB_PORT, MAX_UPLOAD_BYTES, MAX_FILES_PER_REQUEST, bus."""
+        return cls(
+            host=env_str("WEB_HOST", "127.0.0.1"),
+            port=env_int("WEB_PORT", 5002),
+            max_upload_bytes=env_int("MAX_UPLOAD_BYTES", 512 * MIB),
+            max_files_per_request=env_int("MAX_FILES_PER_REQUEST", 100),
+            bus=BusSettings.from_env(),
+        )
