@@ -101,7 +101,9 @@ class PullConsumer(Generic[T]):
         assert self._subscription is not None
         try:
             messages = await self._subscription.fetch(batch=size, timeout=wait_s)
-        except nats.errors.TimeoutError:
+        except TimeoutError:
+            # The client raises its own TimeoutError or a bare asyncio one
+            # depending on where the wait ran out; both mean "nothing yet".
             return []
         except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
             raise nats.errors.ConnectionClosedError from None

@@ -10,6 +10,7 @@ in memory.
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -56,11 +57,13 @@ class FileStore:
         name: str,
         chunks: AsyncIterator[bytes],
         max_bytes: int | None = None,
+        replace: bool = True,
     ) -> StoredFile:
         """Store an object from an async stream of byte strings.
 
         Raises FileTooLarge (leaving nothing behind) as soon as the stream
-        passes `max_bytes`, without reading the rest of it.
+        passes `max_bytes`, without reading the rest of it. `replace=False`
+        promises the name is new, which saves looking for an older version.
         """
         nuid = self._js._nc._nuid.next().decode()
         chunk_subject = f"$O.{self._bucket}.C.{nuid}"
@@ -93,7 +96,7 @@ class FileStore:
             await asyncio.gather(*pending)
             pending.clear()
             stored = StoredFile(name, size, count, digest.hexdigest(), nuid)
-            await self._publish_meta(stored, digest.digest())
+            await self._publish_meta(stored, digest.digest(), replace)
         except BaseException:
             for future in pending:
                 future.cancel()
@@ -103,15 +106,17 @@ class FileStore:
         logger.debug("stored %s (%d bytes in %d chunks)", name, size, count)
         return stored
 
-    async def put_bytes(self, name: str, data: bytes) -> StoredFile:
+    async def put_bytes(
+        self, name: str, data: bytes, replace: bool = True
+    ) -> StoredFile:
         """Store an object held in memory."""
 
         async def one_piece() -> AsyncIterator[bytes]:
             yield data
 
-        return await self.put_stream(name, one_piece())
+        return await self.put_stream(name, one_piece(), replace=replace)
 
-    async def put_file(self, name: str, path: Path) -> StoredFile:
+    async def put_file(self, name: str, path: Path, replace: bool = True) -> StoredFile:
         """Store a local file, read a chunk at a time off the event loop."""
 
         async def pieces() -> AsyncIterator[bytes]:
@@ -124,8 +129,8 @@ class FileStore:
 
         # Small files are read in one go: a thread hop per chunk costs more.
         if path.stat().st_size <= CHUNK_BYTES:
-            return await self.put_bytes(name, path.read_bytes())
-        return await self.put_stream(name, pieces())
+            return await self.put_bytes(name, path.read_bytes(), replace)
+        return await self.put_stream(name, pieces(), replace=replace)
 
     async def info(self, name: str) -> StoredFile:
         """The object's metadata; raise FileMissing when it is not stored."""
@@ -208,7 +213,9 @@ class FileStore:
         await self._purge(self._meta_subject(name))
         return True
 
-    async def _publish_meta(self, stored: StoredFile, raw_digest: bytes) -> None:
+    async def _publish_meta(
+        self, stored: StoredFile, raw_digest: bytes, replace: bool
+    ) -> None:
         info = ObjectInfo(
             name=stored.name,
             bucket=self._bucket,
@@ -220,10 +227,9 @@ class FileStore:
             options=ObjectMetaOptions(max_chunk_size=CHUNK_BYTES),
         )
         previous = None
-        try:
-            previous = await self.info(stored.name)
-        except FileMissing:
-            pass
+        if replace:
+            with contextlib.suppress(FileMissing):
+                previous = await self.info(stored.name)
         await self._js.publish(
             self._meta_subject(stored.name),
             json.dumps(info.as_dict()).encode(),

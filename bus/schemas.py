@@ -36,8 +36,8 @@ class Wire:
     v: int
 
     def to_wire(self) -> dict[str, Any]:
-        """This object as a plain map ready for msgpack."""
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        """This object as a plain map ready for msgpack (nested maps shared)."""
+        return {name: getattr(self, name) for name, _, _ in _field_specs(type(self))}
 
     def encode(self) -> bytes:
         """This object as msgpack bytes."""
@@ -76,13 +76,13 @@ class Wire:
 
 
 @functools.cache
-def _field_specs(cls: type) -> tuple[tuple[str, Any, bool], ...]:
+def _field_specs(cls: type) -> tuple[tuple[str, tuple[type, ...], bool], ...]:
     # Resolving type hints is slow; every message of a class shares the answer.
     hints = typing.get_type_hints(cls)
     return tuple(
         (
             item.name,
-            hints[item.name],
+            _accepted_types(hints[item.name]),
             item.default is dataclasses.MISSING
             and item.default_factory is dataclasses.MISSING,
         )
@@ -90,25 +90,27 @@ def _field_specs(cls: type) -> tuple[tuple[str, Any, bool], ...]:
     )
 
 
-def _matches(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
+def _accepted_types(hint: Any) -> tuple[type, ...]:
+    """The runtime types a decoded value may have for a field's type hint."""
     if hint is Any:
-        return True
+        return (object,)
+    origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, arg) for arg in typing.get_args(hint))
+        return tuple(t for arg in typing.get_args(hint) for t in _accepted_types(arg))
     if hint is type(None):
-        return value is None
+        return (type(None),)
     if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if origin is dict or hint is dict:
-        return isinstance(value, dict)
-    if origin is list or hint is list:
-        return isinstance(value, list | tuple)
-    if isinstance(hint, type):
-        return isinstance(value, hint)
-    return True
+        return (int, float)
+    if origin in (list, tuple) or hint in (list, tuple):
+        return (list, tuple)
+    return (origin or hint,)
+
+
+def _matches(value: Any, accepted: tuple[type, ...]) -> bool:
+    # Python's bool is an int: a True where a count belongs is malformed.
+    if isinstance(value, bool):
+        return bool in accepted or object in accepted
+    return isinstance(value, accepted)
 
 
 @dataclass

@@ -84,6 +84,29 @@ def apply_query(records: list[TaskRecord], query: TaskQuery) -> list[TaskRecord]
     return chosen
 
 
+class ViewEntry:
+    """One record in the live view: raw bytes until somebody reads it."""
+
+    __slots__ = ("raw", "record", "revision")
+
+    def __init__(
+        self, revision: int, raw: bytes = b"", record: TaskRecord | None = None
+    ) -> None:
+        self.revision = revision
+        self.raw = raw
+        self.record = record
+
+    def decoded(self, key: str) -> TaskRecord | None:
+        """The record, decoding it on first use; None if it is malformed."""
+        if self.record is None and self.raw:
+            try:
+                self.record = TaskRecord.decode(self.raw)
+            except MalformedMessage as error:
+                logger.warning("skipping task record %s: %s", key, error)
+            self.raw = b""
+        return self.record
+
+
 class KvTaskStore:
     """Task records in the `tasks` KV bucket, with an optional live local view.
 
@@ -96,7 +119,7 @@ class KvTaskStore:
         self._kv = kv
         self._revisions: OrderedDict[str, tuple[TaskRecord, int]] = OrderedDict()
         self._cache_size = revision_cache_size
-        self._view: dict[str, tuple[TaskRecord, int]] | None = None
+        self._view: dict[str, ViewEntry] | None = None
         self._view_task: asyncio.Task[None] | None = None
         self._view_ready = asyncio.Event()
 
@@ -150,7 +173,8 @@ class KvTaskStore:
         """Records matching the query, newest upload first."""
         if self._view is not None:
             await self._view_ready.wait()
-            records = [record for record, _ in self._view.values()]
+            records = [entry.decoded(key) for key, entry in self._view.items()]
+            records = [record for record in records if record is not None]
         else:
             records = await self._scan()
         return apply_query(records, query)
@@ -182,14 +206,10 @@ class KvTaskStore:
                 if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
                     self._view.pop(entry.key, None)
                     continue
-                try:
-                    record = TaskRecord.decode(entry.value)
-                except MalformedMessage as error:
-                    logger.warning("skipping task record %s: %s", entry.key, error)
-                    continue
                 known = self._view.get(entry.key)
-                if known is None or known[1] < entry.revision:
-                    self._view[entry.key] = (record, entry.revision)
+                if known is None or known.revision < entry.revision:
+                    # Decoded only when read: most versions are never listed.
+                    self._view[entry.key] = ViewEntry(entry.revision, raw=entry.value)
         finally:
             await watcher.stop()
 
@@ -225,8 +245,10 @@ class KvTaskStore:
         # Hand out a copy: a change that fails to land must not leak into the
         # cache the next attempt starts from.
         known = self._revisions.get(task_id)
-        if known is None and self._view is not None:
-            known = self._view.get(task_id)
+        if known is None and self._view is not None and task_id in self._view:
+            entry = self._view[task_id]
+            viewed = entry.decoded(task_id)
+            known = (viewed, entry.revision) if viewed is not None else None
         if known is None:
             return None
         record, revision = known
@@ -240,8 +262,8 @@ class KvTaskStore:
             self._revisions.popitem(last=False)
         if self._view is not None:
             known = self._view.get(record.id)
-            if known is None or known[1] < revision:
-                self._view[record.id] = (snapshot, revision)
+            if known is None or known.revision < revision:
+                self._view[record.id] = ViewEntry(revision, record=snapshot)
 
     def _forget(self, task_id: str) -> None:
         self._revisions.pop(task_id, None)

@@ -34,40 +34,51 @@ class OutcomeRecorder:
         await asyncio.gather(*[self._apply_in_order(d) for d in by_task.values()])
 
     async def _apply_in_order(self, deliveries: list[Delivery[TaskEvent]]) -> None:
-        for delivery in deliveries:
-            event = delivery.item
-            try:
-                before_final = await self._apply(event)
-            except Exception as error:
-                logger.warning(
-                    "could not record %s event of task %s: %s; will retry",
-                    event.kind,
-                    event.task_id,
-                    error,
-                )
-                await settle(delivery.msg.nak(delay=1.0))
-                continue
-            await settle(delivery.msg.ack())
-            if before_final is not None:
-                self._learn(event, before_final)
-
-    async def _apply(self, event: TaskEvent) -> TaskRecord | None:
-        """Apply one event; return the record if this event finished the task."""
+        # All of one task's events in a batch go into a single write: under
+        # load its started and completed events usually arrive together.
+        events = [delivery.item for delivery in deliveries]
+        task_id = events[0].task_id
         try:
-            was_final = False
+            finishing = await self._apply(task_id, events)
+        except Exception as error:
+            logger.warning(
+                "could not record %d events of task %s: %s; will retry",
+                len(events),
+                task_id,
+                error,
+            )
+            for delivery in deliveries:
+                await settle(delivery.msg.nak(delay=1.0))
+            return
+        for delivery in deliveries:
+            await settle(delivery.msg.ack())
+        if finishing is not None:
+            self._learn(*finishing)
 
-            def change(record: TaskRecord) -> bool:
-                nonlocal was_final
+    async def _apply(
+        self, task_id: str, events: list[TaskEvent]
+    ) -> tuple[TaskEvent, TaskRecord] | None:
+        """Apply events in order; return (event, record) if one finished the task."""
+        finisher: TaskEvent | None = None
+
+        def change(record: TaskRecord) -> bool:
+            nonlocal finisher
+            finisher = None
+            changed = False
+            for event in events:
                 was_final = record.is_final
-                return from_event(event)(record)
+                if from_event(event)(record):
+                    changed = True
+                    if record.is_final and not was_final:
+                        finisher = event
+            return changed
 
-            record = await self._store.update(event.task_id, change)
+        try:
+            record = await self._store.update(task_id, change)
         except TaskNotFound:
-            logger.debug("event for deleted task %s dropped", event.task_id)
+            logger.debug("events for deleted task %s dropped", task_id)
             return None
-        if was_final or not record.is_final or event.kind == "progress":
-            return None
-        return record
+        return (finisher, record) if finisher is not None else None
 
     def _learn(self, event: TaskEvent, record: TaskRecord) -> None:
         self.finished_count += 1

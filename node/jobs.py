@@ -60,8 +60,9 @@ class JobRunner:
         started_at = time.time()
         self._load.job_started()
         ok = False
+        # Flat files named by task and delivery, not a folder per job: creating
+        # and removing folders costs more than the work on a small image.
         scratch = self._work_dir / f"{job.task_id}-{attempt}"
-        scratch.mkdir(exist_ok=True)
         try:
             started = self._event("started", job, attempt, started_at=started_at)
             pending_started = await self._js.publish_async(
@@ -71,13 +72,14 @@ class JobRunner:
             await pending_started
         finally:
             self._load.job_finished(time.time() - started_at, ok)
-            shutil.rmtree(scratch, ignore_errors=True)
+            for suffix in (".input", ".output"):
+                scratch.with_suffix(suffix).unlink(missing_ok=True)
 
     async def _run(
         self, job: Job, attempt: int, started_at: float, scratch: Path
     ) -> bool:
-        input_path = scratch / "input"
-        output_path = scratch / "output"
+        input_path = scratch.with_suffix(".input")
+        output_path = scratch.with_suffix(".output")
 
         began = time.perf_counter()
         try:
@@ -103,7 +105,11 @@ class JobRunner:
             return False
         computed = time.perf_counter()
 
-        await self._files.put_file(job.output_object, output_path)
+        # Only a retried job can find an older output to replace.
+        first_try = attempt == 1 and job.attempt == 1
+        await self._files.put_file(
+            job.output_object, output_path, replace=not first_try
+        )
         stored = time.perf_counter()
 
         name, _ = media.output_name(job.filename, job.kind, job.operation, job.params)

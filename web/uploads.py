@@ -112,6 +112,7 @@ class UploadReader:
                 subjects.input_object(task_id),
                 _chunks(part, first),
                 max_bytes=max_bytes,
+                replace=False,  # a fresh task id names a new object
             )
         except FileTooLarge:
             raise ApiError(

@@ -81,7 +81,10 @@ class RunningSystem:
         for name in list(self.processes):
             self.stop(name)
         self.server.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if os.environ.get("KEEP_TEST_LOGS"):
+            print(f"logs kept in {self.workdir}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def start_system() -> RunningSystem:

@@ -1,0 +1,1 @@
+"""Benchmarks that drive the running system from outside, as a client would."""
