@@ -237,9 +237,13 @@ async def upload(request: web.Request) -> web.StreamResponse:
                 field="files",
             )
         records = build_records(reader.form, reader.stored)
-        for record in records:
-            await store.create(record)
-            created.append(record.id)
+        outcomes = await asyncio.gather(
+            *(store.create(record) for record in records), return_exceptions=True
+        )
+        created += [r.id for r, out in zip(records, outcomes, strict=True) if not out]
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
     except BaseException:
         await asyncio.shield(_undo(reader, store, created))
         raise
