@@ -31,14 +31,8 @@ def mark_scheduled(at: float) -> Change:
     return change
 
 
-async def schedule(
-    js: JetStreamContext, store: TaskStore, task_ids: Sequence[str]
-) -> list[TaskRecord]:
-    """Publish one ScheduledTask per id, then mark the records; return them."""
-    if not task_ids:
-        return []
-    at = time.time()
-
+async def announce(js: JetStreamContext, task_ids: Sequence[str], at: float) -> None:
+    """Publish one ScheduledTask per id and wait until JetStream has them all."""
     # Every publish goes out before any ack is awaited: one round trip in all.
     acks = []
     for task_id in task_ids:
@@ -48,6 +42,16 @@ async def schedule(
         acks.append(ack)
     async with asyncio.timeout(ACK_TIMEOUT_S):
         await asyncio.gather(*acks)
+
+
+async def schedule(
+    js: JetStreamContext, store: TaskStore, task_ids: Sequence[str]
+) -> list[TaskRecord]:
+    """Publish one ScheduledTask per id, then mark the records; return them."""
+    if not task_ids:
+        return []
+    at = time.time()
+    await announce(js, task_ids, at)
 
     change = mark_scheduled(at)
     results = await asyncio.gather(

@@ -24,7 +24,7 @@ from media import media_kind
 from web.errors import ApiError
 from web.filenames import display_name
 from web.keys import FILES, JS, SETTINGS, STORE
-from web.scheduling import schedule
+from web.scheduling import announce
 from web.settings import WebSettings
 from web.upload_form import UploadForm, parse_flag
 
@@ -187,7 +187,9 @@ def check_request(request: web.Request, settings: WebSettings) -> None:
         )
 
 
-def build_records(form: UploadForm, stored: list[StoredUpload]) -> list[TaskRecord]:
+def build_records(
+    form: UploadForm, stored: list[StoredUpload], scheduled: bool
+) -> list[TaskRecord]:
     """One task record per stored file, with the operation checked per kind."""
     name = form.operation_name or ""
     params_by_kind = {kind: form.params_for(kind) for kind in {s.kind for s in stored}}
@@ -202,8 +204,9 @@ def build_records(form: UploadForm, stored: list[StoredUpload]) -> list[TaskReco
             sha256=item.sha256,
             operation=name,
             params=dict(params_by_kind[item.kind]),
-            status="uploaded",
+            status="scheduled" if scheduled else "uploaded",
             uploaded_at=now,
+            scheduled_at=now if scheduled else None,
         )
         for item in stored
     ]
@@ -236,7 +239,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
                 "the upload holds no files; add file parts named 'files'",
                 field="files",
             )
-        records = build_records(reader.form, reader.stored)
+        schedule_now = reader.form.schedule or query_flag
+        records = build_records(reader.form, reader.stored, schedule_now)
         outcomes = await asyncio.gather(
             *(store.create(record) for record in records), return_exceptions=True
         )
@@ -248,11 +252,15 @@ async def upload(request: web.Request) -> web.StreamResponse:
         await asyncio.shield(_undo(reader, store, created))
         raise
 
-    scheduled: list[TaskRecord] = []
-    if reader.form.schedule or query_flag:
-        scheduled = await schedule(request.app[JS], store, created)
-    latest = {record.id: record for record in scheduled}
-    records = [latest.get(record.id, record) for record in records]
+    if schedule_now:
+        # The records were born "scheduled" (one write each instead of two);
+        # if the announcement fails they go back to "uploaded", unscheduled.
+        try:
+            await announce(request.app[JS], created, records[0].scheduled_at or 0.0)
+        except BaseException:
+            await asyncio.shield(_unschedule(store, created))
+            raise
+    scheduled = records if schedule_now else []
     total_bytes = sum(record.size for record in records)
     logger.info(
         "uploaded %d files (%d bytes), %d scheduled",
@@ -280,3 +288,20 @@ async def _undo(reader: UploadReader, store: TaskStore, created: list[str]) -> N
     for result in results:
         if isinstance(result, Exception):
             logger.warning("could not undo part of a failed upload: %s", result)
+
+
+async def _unschedule(store: TaskStore, task_ids: list[str]) -> None:
+    def back_to_uploaded(record: TaskRecord) -> bool:
+        if record.status != "scheduled":
+            return False
+        record.status = "uploaded"
+        record.scheduled_at = None
+        return True
+
+    results = await asyncio.gather(
+        *(store.update(task_id, back_to_uploaded) for task_id in task_ids),
+        return_exceptions=True,
+    )
+    for result in results:
+        if isinstance(result, Exception):
+            logger.warning("could not unschedule after a failed upload: %s", result)
