@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: all install run run-coordinator run-web run-edge run-cloud test format lint \
-	bench-pipeline clean
+	bench-pipeline bench-policy clean
 
 all: lint test
 
@@ -45,6 +45,10 @@ lint: install
 
 bench-pipeline: install
 	$(PY) -m bench.pipeline
+
+bench-policy: install
+	$(PY) -m bench.policy_pso
+	$(PY) -m bench.policy_dqn
 
 clean:
 	rm -rf $(VENV) data test-output .pytest_cache .ruff_cache *.egg-info
