@@ -1,9 +1,13 @@
 """`make run`: the whole system on one machine, stopped cleanly by Ctrl-C.
 
 Starts an embedded nats-server (unless NATS_URL is set), then the coordinator,
-the web service, one edge node and one cloud node as child processes. Every
-child is told by the kernel to exit if this launcher dies, so nothing is left
-behind even after a `kill -9`.
+the web service, one edge node and one cloud node as child processes. The
+nodes emulate their distance so that edge and cloud are a real trade-off on
+one machine: by default the edge is near but slow (one compute thread at half
+speed, 1 ms away) and the cloud fast but far (two threads, 40 ms round trip,
+20 MB/s); EDGE_* and CLOUD_* variables change any of it. Every child is told
+by the kernel to exit if this launcher dies, so nothing is left behind even
+after a `kill -9`.
 """
 
 import logging
@@ -22,7 +26,7 @@ from bus.nats_server import (
     free_port,
     start_server,
 )
-from bus.settings import env_int, env_str
+from bus.settings import env_float, env_int, env_str
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +42,67 @@ class Service:
     env: dict[str, str]
 
 
-def services(nats_url: str) -> list[Service]:
+@dataclass(frozen=True)
+class NodeProfile:
+    """The emulated place of one node kind: how fast it computes, how far it is."""
+
+    compute_threads: int
+    speed_factor: float
+    rtt_ms: float
+    bandwidth_bps: float
+    """Bytes per second; 0 means unlimited."""
+
+    @classmethod
+    def from_env(cls, prefix: str, default: "NodeProfile") -> "NodeProfile":
+        """Read <prefix>_COMPUTE_THREADS, _SPEED_FACTOR, _RTT_MS, _BANDWIDTH_BPS."""
+        return cls(
+            compute_threads=env_int(
+                f"{prefix}_COMPUTE_THREADS", default.compute_threads
+            ),
+            speed_factor=env_float(f"{prefix}_SPEED_FACTOR", default.speed_factor),
+            rtt_ms=env_float(f"{prefix}_RTT_MS", default.rtt_ms),
+            bandwidth_bps=env_float(f"{prefix}_BANDWIDTH_BPS", default.bandwidth_bps),
+        )
+
+    def env(self) -> dict[str, str]:
+        """The node settings that carry this profile."""
+        return {
+            "COMPUTE_THREADS": str(self.compute_threads),
+            "SPEED_FACTOR": str(self.speed_factor),
+            "EMULATED_RTT_MS": str(self.rtt_ms),
+            "EMULATED_BANDWIDTH_BPS": str(self.bandwidth_bps),
+        }
+
+    def describe(self) -> str:
+        """One line for the start-up banner."""
+        bandwidth = (
+            f"{self.bandwidth_bps / 1e6:g} MB/s" if self.bandwidth_bps else "unlimited"
+        )
+        return (
+            f"{self.compute_threads} compute thread(s) at speed x{self.speed_factor:g}"
+            f", rtt {self.rtt_ms:g} ms, bandwidth {bandwidth}"
+        )
+
+
+EDGE_PROFILE = NodeProfile(
+    compute_threads=1, speed_factor=0.5, rtt_ms=1.0, bandwidth_bps=0.0
+)
+"""Near but slow: one thread at half this machine's speed, 1 ms away."""
+CLOUD_PROFILE = NodeProfile(
+    compute_threads=2, speed_factor=1.0, rtt_ms=40.0, bandwidth_bps=20e6
+)
+"""Fast but far: two full-speed threads behind 40 ms and 20 MB/s."""
+
+
+def profiles() -> dict[str, NodeProfile]:
+    """The edge and cloud profiles, each value overridable by EDGE_*/CLOUD_*."""
+    return {
+        "edge": NodeProfile.from_env("EDGE", EDGE_PROFILE),
+        "cloud": NodeProfile.from_env("CLOUD", CLOUD_PROFILE),
+    }
+
+
+def services(nats_url: str, chosen: dict[str, NodeProfile]) -> list[Service]:
     """The services `make run` starts, with their environment."""
     base = {"NATS_URL": nats_url}
     return [
@@ -47,12 +111,20 @@ def services(nats_url: str) -> list[Service]:
         Service(
             "edge",
             "edge_node",
-            {**base, "NODE_ID": env_str("EDGE_NODE_ID", "edge-1")},
+            {
+                **base,
+                **chosen["edge"].env(),
+                "NODE_ID": env_str("EDGE_NODE_ID", "edge-1"),
+            },
         ),
         Service(
             "cloud",
             "cloud_node",
-            {**base, "NODE_ID": env_str("CLOUD_NODE_ID", "cloud-1")},
+            {
+                **base,
+                **chosen["cloud"].env(),
+                "NODE_ID": env_str("CLOUD_NODE_ID", "cloud-1"),
+            },
         ),
     ]
 
@@ -114,12 +186,15 @@ def main() -> None:
     children: dict[str, subprocess.Popen] = {}
     exit_code = 0
     try:
-        for service in services(nats_url):
+        chosen = profiles()
+        for service in services(nats_url, chosen):
             children[service.name] = start(service)
         host = env_str("WEB_HOST", "127.0.0.1")
         port = env_int("WEB_PORT", 5002)
         print(f"\n  Offload is starting: open http://{host}:{port}/\n", flush=True)
-        print("  Press Ctrl-C to stop everything.\n", flush=True)
+        for tier, profile in chosen.items():
+            print(f"  {tier:<5} node: {profile.describe()}", flush=True)
+        print("\n  Press Ctrl-C to stop everything.\n", flush=True)
 
         while not stopping:
             for name, process in children.items():

@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 STREAM_ALREADY_IN_USE = 10058
 
+LEADER_TTL_S = 3.0
+"""How long the coordinator leader key outlives its holder's last refresh."""
+
 
 def stream_configs(settings: BusSettings) -> list[StreamConfig]:
     """The three streams: TASKS and JOBS as work queues, EVENTS as a log."""
@@ -97,6 +100,16 @@ async def provision(js: JetStreamContext, settings: BusSettings) -> None:
             replicas=settings.replicas,
             storage=StorageType.FILE,
             max_value_size=64 * 1024 * 1024,
+        ),
+    )
+    await _ensure_bucket(
+        js,
+        KeyValueConfig(
+            bucket=subjects.LEADER_BUCKET,
+            history=1,
+            ttl=LEADER_TTL_S,
+            replicas=settings.replicas,
+            storage=StorageType.MEMORY,
         ),
     )
     await _ensure(

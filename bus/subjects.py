@@ -19,6 +19,10 @@ NODES_BUCKET = "nodes"
 TASKS_BUCKET = "tasks"
 FILES_BUCKET = "files"
 POLICY_BUCKET = "policy"
+LEADER_BUCKET = "leader"
+LEADER_KEY = "coordinator"
+
+REPLAN_CONSUMER_PREFIX = "replan"
 
 EVENT_KINDS = ("started", "progress", "completed", "failed")
 

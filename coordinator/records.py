@@ -3,7 +3,9 @@
 Events can arrive late, twice, or out of order (a redelivered job, a started
 event behind its completion). Every change here is safe in any order: status
 only moves forward, an event from an older attempt is ignored, and a final
-state is never left.
+state is never left. The one exception is a re-plan (`coordinator/replan.py`),
+which moves a task whose node died back to scheduled; events of the attempt it
+abandoned are ignored from then on.
 """
 
 import time
@@ -20,6 +22,9 @@ STATUS_RANK = {
     "failed": 4,
     "cancelled": 4,
 }
+
+CARRIED_EXPLANATION = ("replanned_from", "replanned_at")
+"""Explanation entries a new placement keeps from the one before."""
 
 
 def advance(record: TaskRecord, status: str) -> None:
@@ -49,7 +54,13 @@ def placed(
         record.node_id = placement.node_id
         record.picked_at = time.time()
         record.scheduled_at = record.scheduled_at or scheduled_at
-        record.explanation = explanation
+        # A re-planned task keeps saying where it was taken from.
+        carried = {
+            key: value
+            for key, value in (record.explanation or {}).items()
+            if key in CARRIED_EXPLANATION
+        }
+        record.explanation = {**carried, **explanation}
         record.error = None
         advance(record, "placed")
         return True
@@ -62,6 +73,9 @@ def from_event(event: TaskEvent):
 
     def change(record: TaskRecord) -> bool:
         if record.is_final or event.attempt < record.attempts:
+            return False
+        if record.status == "scheduled" and event.attempt <= record.attempts:
+            # An attempt abandoned by a re-plan: its node was given up for dead.
             return False
         if event.kind == "progress":
             if record.status != "running" or (record.progress or 0) >= (

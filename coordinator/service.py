@@ -1,12 +1,17 @@
-"""The coordinator's life: connect, follow nodes, place tasks, record outcomes."""
+"""The coordinator's life: connect, follow nodes, campaign, and while leading
+place tasks, record outcomes and re-plan the queues of dead nodes."""
 
 import asyncio
 import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import nats.errors
+from nats.js import JetStreamContext
+from nats.js.errors import APIError
 
 from bus import subjects
 from bus.connection import close, connect, jetstream
@@ -15,17 +20,40 @@ from bus.nodes import NodeDirectory, nodes_bucket
 from bus.provision import provision
 from bus.schemas import ScheduledTask, TaskEvent
 from bus.task_store import KvTaskStore
+from coordinator.handover import take_over_consumers
+from coordinator.leadership import Leadership, LeadershipSettings
 from coordinator.load_view import LoadView
 from coordinator.outcomes import OutcomeRecorder
 from coordinator.placement import Placer
+from coordinator.replan import Replanner, ReplanSettings
 from coordinator.settings import CoordinatorSettings
 from policy.cost_model import CostModel
 
 logger = logging.getLogger(__name__)
 
+FETCH_WAIT_S = 1.0
+MIN_FETCH_WAIT_S = 0.05
+OUTCOME_BATCH = 512
+LOOP_STOP_TIMEOUT_S = 10.0
+
+Active = Callable[[], bool]
+"""Asked before every fetch: whether this coordinator may still act."""
+
+
+@dataclass(frozen=True)
+class Duties:
+    """What a leader does; a standby keeps them ready but idle."""
+
+    js: JetStreamContext
+    directory: NodeDirectory
+    placer: Placer
+    recorder: OutcomeRecorder
+    replanner: Replanner
+    settings: CoordinatorSettings
+
 
 async def run_coordinator(settings: CoordinatorSettings, stop: asyncio.Event) -> None:
-    """Place tasks and record outcomes until `stop` is set."""
+    """Stand by or lead until `stop` is set."""
     nc = await connect(settings.bus, "coordinator")
     js = jetstream(nc)
     await provision(js, settings.bus)
@@ -43,9 +71,44 @@ async def run_coordinator(settings: CoordinatorSettings, stop: asyncio.Event) ->
         settings.no_node_retry_s,
     )
     recorder = OutcomeRecorder(store, directory, costs)
+    replanner = Replanner(
+        js, store, directory, settings.bus.node_ttl_s, ReplanSettings.from_env()
+    )
+    duties = Duties(js, directory, placer, recorder, replanner, settings)
+    leadership = await Leadership.open(js, LeadershipSettings.from_env())
+    campaign = asyncio.create_task(leadership.run(stop), name="leadership")
+    logger.info("coordinator %s started", leadership.coordinator_id)
+
+    try:
+        while await leadership.wait_leading(stop):
+            await _lead(duties, leadership, stop)
+    finally:
+        campaign.cancel()
+        await asyncio.gather(campaign, return_exceptions=True)
+        await leadership.release()
+        await directory.close()
+        await close(nc)
+        logger.info(
+            "coordinator stopped: %d placed, %d finished, %d re-planned this run",
+            placer.placed_count,
+            recorder.finished_count,
+            replanner.replanned_count,
+        )
+
+
+async def _lead(duties: Duties, leadership: Leadership, stop: asyncio.Event) -> None:
+    """One term as leader: fetch and act until the lease is lost or `stop`."""
+
+    def active() -> bool:
+        return leadership.leading and not stop.is_set()
+
+    def fetch_wait_s() -> float:
+        # A fetch ends with the lease (give or take the floor, far inside the
+        # safety margin), so no message is taken once a standby may lead.
+        return max(min(FETCH_WAIT_S, leadership.lease_left_s()), MIN_FETCH_WAIT_S)
 
     scheduled = PullConsumer(
-        js,
+        duties.js,
         subjects.TASKS_STREAM,
         subjects.COORDINATOR_TASKS_CONSUMER,
         subjects.TASKS_SCHEDULED,
@@ -53,63 +116,72 @@ async def run_coordinator(settings: CoordinatorSettings, stop: asyncio.Event) ->
         max_deliver=-1,
     )
     events = PullConsumer(
-        js,
+        duties.js,
         subjects.EVENTS_STREAM,
         subjects.COORDINATOR_EVENTS_CONSUMER,
         subjects.EVENTS_ALL,
         TaskEvent.decode,
         max_deliver=-1,
     )
-    await scheduled.bind()
-    await events.bind()
+    try:
+        await take_over_consumers(duties.js)
+        await scheduled.bind()
+        await events.bind()
+    except (nats.errors.Error, APIError, TimeoutError) as error:
+        # Still leading: the caller comes straight back here to try again.
+        logger.warning("could not take the consumers over: %s; retrying", error)
+        await scheduled.close()
+        await events.close()
+        await asyncio.sleep(0.5)
+        return
+    settings = duties.settings
     logger.info(
         "coordinator placing with %s (window %.1f ms, batch up to %d); %d nodes live",
         settings.policy,
         settings.batch_window_ms,
         settings.max_batch,
-        len(directory.live()),
+        len(duties.directory.live()),
     )
 
     loops = [
-        asyncio.create_task(_placement_loop(scheduled, placer, settings, stop)),
-        asyncio.create_task(_outcome_loop(events, recorder, stop)),
+        asyncio.create_task(
+            _placement_loop(scheduled, duties.placer, settings, active, fetch_wait_s)
+        ),
+        asyncio.create_task(
+            _outcome_loop(events, duties.recorder, active, fetch_wait_s)
+        ),
+        asyncio.create_task(duties.replanner.run(active)),
     ]
     try:
-        await stop.wait()
+        await leadership.wait_deposed(stop)
     finally:
-        # Let the current batches settle: a half-placed batch would only be
-        # redelivered, but finishing it is cheaper.
-        _, late = await asyncio.wait(loops, timeout=10)
+        # The loops stop fetching as soon as the lease is gone; a batch in
+        # hand is finished, which is cheaper than having it redelivered.
+        _, late = await asyncio.wait(loops, timeout=LOOP_STOP_TIMEOUT_S)
         for task in late:
             task.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
         await scheduled.close()
         await events.close()
-        await directory.close()
-        await close(nc)
-        logger.info(
-            "coordinator stopped: %d placed, %d finished this run",
-            placer.placed_count,
-            recorder.finished_count,
-        )
 
 
 async def _placement_loop(
     consumer: PullConsumer[ScheduledTask],
     placer: Placer,
     settings: CoordinatorSettings,
-    stop: asyncio.Event,
+    active: Active,
+    fetch_wait_s: Callable[[], float],
 ) -> None:
     window_s = settings.batch_window_ms / 1000
-    while not stop.is_set():
+    while active():
         try:
-            batch = await consumer.fetch(settings.max_batch, wait_s=1.0)
+            batch = await consumer.fetch(settings.max_batch, wait_s=fetch_wait_s())
             if not batch:
                 continue
             # Collect a little longer so a burst is decided in one call.
             deadline = time.monotonic() + window_s
             while len(batch) < settings.max_batch:
-                left_s = deadline - time.monotonic()
+                left_s = min(deadline - time.monotonic(), fetch_wait_s())
                 if left_s <= 0:
                     break
                 more = await consumer.fetch(
@@ -127,11 +199,16 @@ async def _placement_loop(
 
 
 async def _outcome_loop(
-    consumer: PullConsumer[TaskEvent], recorder: OutcomeRecorder, stop: asyncio.Event
+    consumer: PullConsumer[TaskEvent],
+    recorder: OutcomeRecorder,
+    active: Active,
+    fetch_wait_s: Callable[[], float],
 ) -> None:
-    while not stop.is_set():
+    while active():
         try:
-            batch: list[Delivery[TaskEvent]] = await consumer.fetch(512, wait_s=1.0)
+            batch: list[Delivery[TaskEvent]] = await consumer.fetch(
+                OUTCOME_BATCH, wait_s=fetch_wait_s()
+            )
             if batch:
                 await recorder.record(batch)
         except nats.errors.ConnectionClosedError:

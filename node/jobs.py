@@ -20,6 +20,7 @@ from bus import subjects
 from bus.errors import FileCorrupt, FileMissing
 from bus.file_store import FileStore
 from bus.schemas import Job, TaskEvent
+from node.emulation import Emulation
 from node.load import LoadTracker
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class JobRunner:
         work_dir: Path,
         compute_threads: int,
         load: LoadTracker,
+        emulation: Emulation,
     ) -> None:
         self._js = js
         self._files = files
@@ -48,6 +50,8 @@ class JobRunner:
         self._work_dir.mkdir(parents=True, exist_ok=True)
         self._pool = ThreadPoolExecutor(compute_threads, thread_name_prefix="compute")
         self._load = load
+        self._emulation = emulation
+        self._process = emulation.slowed(media.process)
         self._background: set[asyncio.Future] = set()
 
     def close(self) -> None:
@@ -87,12 +91,13 @@ class JobRunner:
         except (FileMissing, FileCorrupt) as error:
             await self._fail(job, attempt, started_at, f"input unavailable: {error}")
             return False
+        await self._emulation.transfer(job.size)
         fetched = time.perf_counter()
 
         try:
             info = await asyncio.get_running_loop().run_in_executor(
                 self._pool,
-                media.process,
+                self._process,
                 job.kind,
                 job.operation,
                 job.params,
@@ -110,6 +115,7 @@ class JobRunner:
         await self._files.put_file(
             job.output_object, output_path, replace=not first_try
         )
+        await self._emulation.transfer(info.size_bytes)
         stored = time.perf_counter()
 
         name, _ = media.output_name(job.filename, job.kind, job.operation, job.params)

@@ -6,7 +6,9 @@ import logging
 import signal
 import time
 
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from nats.js.kv import KeyValue
 
 from bus import subjects
 from bus.connection import close, connect, jetstream
@@ -16,6 +18,7 @@ from bus.nodes import nodes_bucket, publish_heartbeat, withdraw
 from bus.provision import provision
 from bus.schemas import Job, NodeStatus
 from bus.worker import JobWorker
+from node.emulation import Emulation
 from node.jobs import JobRunner
 from node.load import LoadTracker, calibrate
 from node.settings import NodeSettings
@@ -35,7 +38,9 @@ def job_subscription(settings: NodeSettings) -> tuple[str, str]:
 
 async def run_node(settings: NodeSettings, stop: asyncio.Event) -> None:
     """Serve jobs until `stop` is set, then finish in-flight work and leave."""
-    speed = await asyncio.to_thread(calibrate)
+    emulation = Emulation(settings.emulation)
+    calibrated = await asyncio.to_thread(calibrate)
+    speed = emulation.reported_speed(calibrated)
     nc = await connect(settings.bus, f"{settings.tier}-node {settings.node_id}")
     js = jetstream(nc)
     await provision(js, settings.bus)
@@ -61,6 +66,7 @@ async def run_node(settings: NodeSettings, stop: asyncio.Event) -> None:
         settings.work_dir,
         settings.compute_threads,
         load,
+        emulation,
     )
     worker = JobWorker(
         consumer,
@@ -70,15 +76,16 @@ async def run_node(settings: NodeSettings, stop: asyncio.Event) -> None:
     )
     kv = await nodes_bucket(js)
     heartbeat = asyncio.create_task(
-        _heartbeat_loop(js, kv, settings, durable, speed, load), name="heartbeat"
+        _heartbeat_loop(js, kv, settings, consumer, speed, load), name="heartbeat"
     )
     logger.info(
-        "%s node %s serving %s (speed %.2f, %d compute threads)",
+        "%s node %s serving %s (speed %.2f, %d compute threads, emulating %s)",
         settings.tier,
         settings.node_id,
         subject,
         speed,
         settings.compute_threads,
+        settings.emulation.describe(),
     )
 
     try:
@@ -98,14 +105,22 @@ async def run_node(settings: NodeSettings, stop: asyncio.Event) -> None:
         )
 
 
-async def _heartbeat_loop(js, kv, settings, durable, speed, load) -> None:
+async def _heartbeat_loop(
+    js: JetStreamContext,
+    kv: KeyValue,
+    settings: NodeSettings,
+    consumer: PullConsumer[Job],
+    speed: float,
+    load: LoadTracker,
+) -> None:
+    _, durable = job_subscription(settings)
     while True:
         queued = 0
         try:
             info = await js.consumer_info(subjects.JOBS_STREAM, durable)
             queued = info.num_pending or 0
         except NotFoundError:
-            pass
+            await _recreate_consumer(consumer, durable)
         except Exception as error:
             logger.debug("consumer info unavailable: %s", error)
 
@@ -128,6 +143,17 @@ async def _heartbeat_loop(js, kv, settings, durable, speed, load) -> None:
         except Exception as error:  # NATS away: the next beat will try again
             logger.warning("heartbeat failed: %s", error)
         await asyncio.sleep(settings.heartbeat_interval_s)
+
+
+async def _recreate_consumer(consumer: PullConsumer[Job], durable: str) -> None:
+    # The coordinator deletes the consumer of a node it took for dead and
+    # re-plans its queue; a node that was only late starts afresh.
+    logger.warning("job consumer %s is gone (our queue was re-planned)", durable)
+    try:
+        await consumer.close()
+        await consumer.bind()
+    except Exception as error:  # a re-plan may still hold the subject
+        logger.warning("could not recreate %s yet: %s", durable, error)
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

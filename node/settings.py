@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bus.settings import BusSettings, env_float, env_int, env_str
 from bus.subjects import check_token
+from node.emulation import EmulationSettings
 
 
 def default_node_id(tier: str) -> str:
@@ -36,6 +37,8 @@ class NodeSettings:
     """How long running jobs may take to finish after a stop signal."""
     work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
     """Where inputs and outputs sit while a job runs (names are task ids)."""
+    emulation: EmulationSettings = field(default_factory=EmulationSettings)
+    """Emulated link and compute speed (none by default)."""
     bus: BusSettings = field(default_factory=BusSettings)
 
     def __post_init__(self) -> None:
@@ -48,7 +51,8 @@ class NodeSettings:
     @classmethod
     def from_env(cls, tier: str) -> "NodeSettings":
         """Read NODE_ID, NODE_CONCURRENCY, COMPUTE_THREADS, HEARTBEAT_INTERVAL_S,
-        JOB_ACK_WAIT_S, JOB_MAX_DELIVER, SHUTDOWN_GRACE_S, WORK_DIR and the bus."""
+        JOB_ACK_WAIT_S, JOB_MAX_DELIVER, SHUTDOWN_GRACE_S, WORK_DIR, the emulation
+        (EMULATED_BANDWIDTH_BPS, EMULATED_RTT_MS, SPEED_FACTOR) and the bus."""
         cores = os.cpu_count() or 1
         return cls(
             tier=tier,
@@ -60,5 +64,6 @@ class NodeSettings:
             max_deliver=env_int("JOB_MAX_DELIVER", 5),
             shutdown_grace_s=env_float("SHUTDOWN_GRACE_S", 30.0),
             work_dir=Path(env_str("WORK_DIR", tempfile.gettempdir())),
+            emulation=EmulationSettings.from_env(),
             bus=BusSettings.from_env(),
         )
