@@ -82,7 +82,27 @@ class PsoConfig:
     local_search_steps: int = 4
     """Most local-search moves or swaps applied to each of those particles."""
     swap_candidates: int = 32
-    """Tasks on the most-loaded node tried for swaps, those taking longest first."""
+    """Tasks on the most-loaded node tried for moves and swaps, longest first."""
+
+    def __post_init__(self) -> None:
+        """Reject settings the compiled code cannot honour, naming the field."""
+        at_least = {
+            "particles": 1,
+            "iterations": 0,
+            "seed_search_steps": 0,
+            "polished": 1,
+            "local_search_steps": 0,
+            "swap_candidates": 1,
+        }
+        for name, low in at_least.items():
+            if getattr(self, name) < low:
+                raise ValueError(f"PsoConfig.{name} must be at least {low}")
+        if not 0.0 <= self.perturbation <= 1.0:
+            raise ValueError("PsoConfig.perturbation must be between 0 and 1")
+        if self.jumps < 0:
+            raise ValueError("PsoConfig.jumps must not be negative")
+        if self.max_velocity <= 0:
+            raise ValueError("PsoConfig.max_velocity must be positive")
 
 
 class SwarmState(NamedTuple):
@@ -346,7 +366,7 @@ def _local_search(
         top = loads[critical]
         on_critical = batch.task_mask & (assignment == critical)  # (T,)
         there = cost[:, critical]  # (T,) each task's time on the critical node
-        # Candidates: the critical node's longest tasks, padded with others.
+        # Candidates: the critical node's longest tasks; fillers are masked out.
         _, mine = lax.top_k(jnp.where(on_critical, there, -jnp.inf), width)  # (M,)
         mine_ok = on_critical[mine]  # (M,)
         shed = top - there[mine]  # (M,) the critical node's finish without each

@@ -164,6 +164,11 @@ def test_bad_inputs_raise_value_error_naming_the_field():
         pso.assign(np.ones(3), np.ones(2), np.zeros(2), transfer_s=np.zeros((2, 3)))
 
 
+def test_config_rejects_an_empty_swarm_naming_the_field():
+    with pytest.raises(ValueError, match="particles"):
+        pso.PsoConfig(particles=0)
+
+
 def test_empty_batch_finishes_with_the_largest_backlog():
     result = pso.assign(np.zeros(0), np.ones(2), np.array([0.5, 2.0]))
     assert result.assignment.size == 0 and result.makespan == 2.0
