@@ -173,7 +173,8 @@ async def burst_phase(session, base_url, counter, png, total) -> dict:
 async def run(total: int, rate: float) -> list[dict]:
     system: RunningSystem = start_system()
     try:
-        system.start("coordinator", "coordinator")
+        # The plumbing is what is measured here: place with the greedy rule.
+        system.start("coordinator", "coordinator", POLICY="greedy")
         system.start("web", "web")
         system.start("edge", "edge_node", NODE_ID="edge-bench")
         system.start("cloud", "cloud_node", NODE_ID="cloud-bench")

@@ -50,6 +50,7 @@ class LoadView:
             backlog_s,
             link.bandwidth_bps,
             link.rtt_s,
+            newest,
         )
 
     def dispatched(self, node_id: str | None, work_s: float) -> None:
@@ -73,6 +74,7 @@ class LoadView:
             backlog_s,
             link.bandwidth_bps,
             link.rtt_s,
+            node.heartbeat_at,
         )
 
     def _since(self, node_id: str, heartbeat_at: float) -> float:

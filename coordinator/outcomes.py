@@ -3,6 +3,7 @@
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 
 from bus.consumer import Delivery, settle
 from bus.errors import TaskNotFound
@@ -14,16 +15,24 @@ from policy.cost_model import CostModel
 
 logger = logging.getLogger(__name__)
 
+LatencyObserver = Callable[[str, str | None, float, float], None]
+"""Told (tier, node id, observed s, predicted s) from placement to completion."""
+
 
 class OutcomeRecorder:
     """Applies batches of task events to the records they concern."""
 
     def __init__(
-        self, store: TaskStore, directory: NodeDirectory, costs: CostModel
+        self,
+        store: TaskStore,
+        directory: NodeDirectory,
+        costs: CostModel,
+        on_latency: LatencyObserver | None = None,
     ) -> None:
         self._store = store
         self._directory = directory
         self._costs = costs
+        self._on_latency = on_latency
         self.finished_count = 0
 
     async def record(self, batch: list[Delivery[TaskEvent]]) -> None:
@@ -100,6 +109,7 @@ class OutcomeRecorder:
                 record.error,
             )
             return
+        self._observe_latency(record)
         node = self._directory.get(event.node_id)
         speed = node.speed if node else 1.0
         if event.compute_ms:
@@ -112,3 +122,16 @@ class OutcomeRecorder:
             )
         if event.fetch_ms is not None:
             self._costs.observe_transfer(event.tier, record.size, event.fetch_ms / 1000)
+
+    def _observe_latency(self, record: TaskRecord) -> None:
+        predicted_s = (record.explanation or {}).get("planned_finish_s")
+        if (
+            self._on_latency is None
+            or predicted_s is None
+            or record.picked_at is None
+            or record.completed_at is None
+            or record.tier is None
+        ):
+            return
+        observed_s = max(record.completed_at - record.picked_at, 0.0)
+        self._on_latency(record.tier, record.node_id, observed_s, float(predicted_s))

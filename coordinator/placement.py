@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from nats.js import JetStreamContext
 
@@ -11,11 +12,15 @@ from bus.consumer import Delivery, settle
 from bus.errors import TaskNotFound
 from bus.schemas import Job, ScheduledTask, TaskRecord
 from bus.task_store import TaskStore
+from coordinator.decision import Decision, greedy
 from coordinator.load_view import LoadView
 from coordinator.records import needs_placement, placed
 from policy.cost_model import CostModel
-from policy.earliest_finish import earliest_finish
-from policy.types import Placement, TaskEstimate
+from policy.types import TaskEstimate
+
+if TYPE_CHECKING:
+    # Importing it imports JAX, which the coordinator does after it starts.
+    from coordinator.decider import Decider
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +34,14 @@ class Placer:
         store: TaskStore,
         load: LoadView,
         costs: CostModel,
-        policy_name: str,
         no_node_retry_s: float,
     ) -> None:
         self._js = js
         self._store = store
         self._load = load
         self._costs = costs
-        self._policy_name = policy_name
+        self.decider: Decider | None = None
+        """The configured policy once it is ready; earliest finish until then."""
         self._no_node_retry_s = no_node_retry_s
         self._warned_no_nodes = False
         self.placed_count = 0
@@ -62,29 +67,39 @@ class Placer:
             return
         self._warned_no_nodes = False
 
-        began = time.perf_counter()
         estimates = [
             TaskEstimate(r.id, r.size, self._costs.work_s(r.kind, r.operation, r.size))
             for _, r in todo
         ]
-        placements = earliest_finish(estimates, edge, cloud)
-        decided_ms = (time.perf_counter() - began) * 1000
+        if self.decider is None:
+            decisions = greedy(estimates, edge, cloud)
+        else:
+            # In a thread: a batch size not compiled yet must not stall the loop.
+            decisions = await asyncio.to_thread(
+                self.decider.decide, estimates, edge, cloud
+            )
 
         await asyncio.gather(
             *[
-                self._dispatch(delivery, record, placement, decided_ms, len(todo))
-                for (delivery, record), placement in zip(todo, placements, strict=True)
+                self._dispatch(delivery, record, decision)
+                for (delivery, record), decision in zip(todo, decisions, strict=True)
             ]
         )
+
+    def observe_latency(
+        self, tier: str, node_id: str | None, observed_s: float, predicted_s: float
+    ) -> None:
+        """Pass a completion's latency to the policy, once there is one."""
+        if self.decider is not None:
+            self.decider.observe_latency(tier, node_id, observed_s, predicted_s)
 
     async def _dispatch(
         self,
         delivery: Delivery[ScheduledTask],
         record: TaskRecord,
-        placement: Placement,
-        decided_ms: float,
-        batch_size: int,
+        decision: Decision,
     ) -> None:
+        placement = decision.placement
         attempt = record.attempts + 1
         job = Job(
             task_id=record.id,
@@ -107,14 +122,6 @@ class Placer:
             if placement.node_id
             else subjects.JOBS_CLOUD
         )
-        explanation = {
-            "policy": self._policy_name,
-            "reason": placement.reason,
-            "planned_finish_s": round(placement.planned_finish_s, 4),
-            "estimated_work_s": round(placement.estimated_work_s, 4),
-            "decision_ms": round(decided_ms, 3),
-            "batch_size": batch_size,
-        }
         try:
             # The message id makes a re-dispatch of the same attempt (after a
             # coordinator crash) a no-op inside JetStream's duplicate window.
@@ -124,7 +131,9 @@ class Placer:
             await ack
             await self._store.update(
                 record.id,
-                placed(placement, attempt, delivery.item.scheduled_at, explanation),
+                placed(
+                    placement, attempt, delivery.item.scheduled_at, decision.explanation
+                ),
             )
         except TaskNotFound:
             await settle(delivery.msg.ack())

@@ -3,6 +3,7 @@ place tasks, record outcomes and re-plan the queues of dead nodes."""
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 import time
@@ -63,14 +64,15 @@ async def run_coordinator(settings: CoordinatorSettings, stop: asyncio.Event) ->
     await directory.start()
     costs = CostModel()
     placer = Placer(
-        js,
-        store,
-        LoadView(directory, costs),
-        costs,
-        settings.policy,
-        settings.no_node_retry_s,
+        js, store, LoadView(directory, costs), costs, settings.no_node_retry_s
     )
-    recorder = OutcomeRecorder(store, directory, costs)
+    # Importing JAX, loading the model and compiling take seconds: they run
+    # beside the campaign, so a coordinator can lead at once, placing by
+    # earliest finish until the policy is ready.
+    preparing = asyncio.create_task(
+        _prepare(js, placer, settings), name="policy-prepare"
+    )
+    recorder = OutcomeRecorder(store, directory, costs, placer.observe_latency)
     replanner = Replanner(
         js, store, directory, settings.bus.node_ttl_s, ReplanSettings.from_env()
     )
@@ -87,6 +89,8 @@ async def run_coordinator(settings: CoordinatorSettings, stop: asyncio.Event) ->
         await asyncio.gather(campaign, return_exceptions=True)
         await leadership.release()
         await directory.close()
+        await asyncio.gather(preparing, return_exceptions=True)
+        await _save_model(js, placer)
         await close(nc)
         logger.info(
             "coordinator stopped: %d placed, %d finished, %d re-planned this run",
@@ -94,6 +98,43 @@ async def run_coordinator(settings: CoordinatorSettings, stop: asyncio.Event) ->
             recorder.finished_count,
             replanner.replanned_count,
         )
+
+
+async def _prepare(
+    js: JetStreamContext, placer: Placer, settings: CoordinatorSettings
+) -> None:
+    """Load the DQN and compile the common batch sizes, then hand the policy over."""
+    try:
+        # Imported in a thread: JAX takes over a second to import, and the
+        # coordinator leads (placing by earliest finish) meanwhile.
+        decider_module = await asyncio.to_thread(
+            importlib.import_module, "coordinator.decider"
+        )
+        from coordinator import policy_model
+
+        model = await policy_model.load(js)
+        decider = decider_module.Decider(
+            settings.policy, model, settings.epsilon, settings.seed
+        )
+        warm_s = await asyncio.to_thread(decider.warm_up)
+    except Exception:
+        logger.exception("policy preparation failed; placing by earliest finish")
+        return
+    placer.decider = decider
+    logger.info("policy %s ready, warmed up in %.1f s", decider.policy, warm_s)
+
+
+async def _save_model(js: JetStreamContext, placer: Placer) -> None:
+    """Keep the DQN's current parameters in the `policy` bucket for the next run."""
+    decider = placer.decider
+    if decider is None or decider.policy != "dqn":
+        return
+    from coordinator import policy_model
+
+    try:
+        await policy_model.save(js, decider.model)
+    except (nats.errors.Error, APIError, TimeoutError) as error:
+        logger.warning("could not save the policy model: %s", error)
 
 
 async def _lead(duties: Duties, leadership: Leadership, stop: asyncio.Event) -> None:

@@ -29,6 +29,8 @@ class NodeView:
     """Measured bytes per second for moving files to and from this node."""
     rtt_s: float
     """Measured round-trip time to this node."""
+    heartbeat_at: float = 0.0
+    """Wall-clock time of the newest heartbeat behind this view (0: unknown)."""
 
     def transfer_s(self, size_bytes: int) -> float:
         """Time to move a task's input there and its output back (about as big)."""

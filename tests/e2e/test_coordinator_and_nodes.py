@@ -24,7 +24,7 @@ from tests.e2e.system import start_system, wait_until
 async def backend():
     """A nats-server with a coordinator, one edge and one cloud node running."""
     system = start_system()
-    system.start("coordinator", "coordinator")
+    system.start("coordinator", "coordinator", POLICY="greedy")
     system.start("edge", "edge_node", NODE_ID="edge-a")
     system.start("cloud", "cloud_node", NODE_ID="cloud-a")
     settings = BusSettings(nats_url=system.server.url, node_ttl_s=3.0)
@@ -84,7 +84,7 @@ async def test_image_task_is_placed_processed_and_recorded(backend, media_dir):
     assert record.status == "completed", record.error
     assert record.tier in ("edge", "cloud")
     assert record.node_id in ("edge-a", "cloud-a")
-    assert record.explanation["policy"] == "earliest-finish"
+    assert record.explanation["policy"] == "greedy"
     assert record.picked_at >= record.scheduled_at
     assert record.completed_at >= record.started_at >= record.picked_at - 0.01
     assert record.total_ms > 0 and record.compute_ms > 0

@@ -15,7 +15,7 @@ from tests.e2e.system import start_system, wait_until, web_ready
 async def system():
     """nats-server, coordinator, web, one edge and one cloud node."""
     running = start_system()
-    running.start("coordinator", "coordinator")
+    running.start("coordinator", "coordinator", POLICY="greedy")
     running.start("web", "web")
     running.start("edge", "edge_node", NODE_ID="edge-1")
     running.start("cloud", "cloud_node", NODE_ID="cloud-1")
@@ -98,7 +98,7 @@ async def test_photo_and_video_flow_from_upload_to_download(system, media_dir):
     assert record["node_id"] in ("edge-1", "cloud-1")
     assert record["started_at"] <= record["completed_at"]
     assert record["compute_ms"] > 0 and record["total_ms"] > 0
-    assert record["explanation"]["policy"] == "earliest-finish"
+    assert record["explanation"]["policy"] == "greedy"
 
 
 async def test_many_tasks_spread_over_both_tiers(system, media_dir):
