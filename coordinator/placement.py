@@ -132,7 +132,11 @@ class Placer:
             await self._store.update(
                 record.id,
                 placed(
-                    placement, attempt, delivery.item.scheduled_at, decision.explanation
+                    placement,
+                    attempt,
+                    delivery.item.scheduled_at,
+                    decision.explanation,
+                    picked_at=job.dispatched_at,
                 ),
             )
         except TaskNotFound:

@@ -43,8 +43,9 @@ def placed(
     attempt: int,
     scheduled_at: float,
     explanation: dict,
+    picked_at: float | None = None,
 ):
-    """A change recording where the task was sent."""
+    """A change recording where the task was sent (`picked_at`: when it was)."""
 
     def change(record: TaskRecord) -> bool:
         if record.is_final or record.attempts >= attempt:
@@ -52,7 +53,9 @@ def placed(
         record.attempts = attempt
         record.tier = placement.tier
         record.node_id = placement.node_id
-        record.picked_at = time.time()
+        # The job is published before this write, so a fast node can start
+        # first: the pick time is the dispatch time, not the time of writing.
+        record.picked_at = picked_at or time.time()
         record.scheduled_at = record.scheduled_at or scheduled_at
         # A re-planned task keeps saying where it was taken from.
         carried = {
