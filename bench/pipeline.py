@@ -62,6 +62,21 @@ async def upload(session, base_url, png, count, schedule) -> list[str]:
         return [task["id"] for task in body["tasks"]]
 
 
+async def final_records(session, base_url, ids: set[str]) -> list[dict]:
+    """The records of the given tasks once every one has reached an end state.
+
+    The nodes' completion events arrive before the coordinator has written
+    them into the records, so wait for the records themselves.
+    """
+
+    async def all_final() -> list[dict] | None:
+        records = await fetch_records(session, base_url, ids)
+        done = [r for r in records if r["status"] in ("completed", "failed")]
+        return records if len(done) == len(ids) else None
+
+    return await wait_until(all_final, 60, "final records", interval_s=0.5)
+
+
 async def fetch_records(session, base_url, ids: set[str]) -> list[dict]:
     """The records of the given tasks, via the paged list API."""
     found: list[dict] = []
@@ -149,7 +164,7 @@ async def paced_phase(session, base_url, counter, png, total, rate) -> dict:
         ids.update(batch)
     offered_s = time.monotonic() - began
     await wait_until(lambda: asyncio.sleep(0, ids <= counter.done), 120, "paced tasks")
-    summary = summarize("paced", await fetch_records(session, base_url, ids))
+    summary = summarize("paced", await final_records(session, base_url, ids))
     summary["offered_rate_per_s"] = round(total / offered_s, 1)
     return summary
 
@@ -164,7 +179,7 @@ async def burst_phase(session, base_url, counter, png, total) -> dict:
     async with session.post(f"{base_url}/schedule-tasks") as response:
         scheduled = (await response.json())["scheduled"]
     await wait_until(lambda: asyncio.sleep(0, ids <= counter.done), 120, "burst tasks")
-    summary = summarize("burst", await fetch_records(session, base_url, ids))
+    summary = summarize("burst", await final_records(session, base_url, ids))
     summary["scheduled"] = scheduled
     summary["uploads_per_s"] = round(total / upload_s, 1)
     return summary
