@@ -104,6 +104,11 @@ async def _prepare(
     js: JetStreamContext, placer: Placer, settings: CoordinatorSettings
 ) -> None:
     """Load the DQN and compile the common batch sizes, then hand the policy over."""
+    if settings.policy == "greedy":
+        # The placer's own earliest-finish path is the greedy policy: no JAX,
+        # no thread hop per batch.
+        logger.info("policy greedy ready")
+        return
     try:
         # Imported in a thread: JAX takes over a second to import, and the
         # coordinator leads (placing by earliest finish) meanwhile.
