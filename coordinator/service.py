@@ -2,7 +2,6 @@
 place tasks, record outcomes and re-plan the queues of dead nodes."""
 
 import asyncio
-import contextlib
 import importlib
 import logging
 import signal
@@ -269,6 +268,5 @@ async def serve(settings: CoordinatorSettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, stop.set)
     await run_coordinator(settings, stop)

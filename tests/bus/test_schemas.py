@@ -5,14 +5,13 @@ import pytest
 
 from bus.errors import MalformedMessage
 from bus.schemas import SCHEMA_VERSION, Job, ScheduledTask, TaskEvent, TaskRecord
+from tests.factories import task_record
 
 
 def a_record() -> TaskRecord:
-    return TaskRecord(
+    return task_record(
         id="abc",
         filename="x.png",
-        content_type="image/png",
-        kind="image",
         size=10,
         sha256="00",
         operation="blur",

@@ -7,20 +7,11 @@ import pytest
 from bus.schemas import TaskEvent, TaskRecord
 from coordinator.records import from_event, placed
 from policy.types import Placement
+from tests.factories import task_record
 
 
 def scheduled_record() -> TaskRecord:
-    return TaskRecord(
-        id="t",
-        filename="a.png",
-        content_type="image/png",
-        kind="image",
-        size=1,
-        sha256="",
-        operation="grayscale",
-        status="scheduled",
-        scheduled_at=100.0,
-    )
+    return task_record(status="scheduled", scheduled_at=100.0)
 
 
 def event(kind: str, attempt: int = 1, **fields) -> TaskEvent:

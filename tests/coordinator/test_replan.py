@@ -4,17 +4,11 @@ from bus.schemas import TaskEvent, TaskRecord
 from coordinator.records import from_event, needs_placement, placed
 from coordinator.replan import edge_node_of, replanned
 from policy.types import Placement
+from tests.factories import task_record
 
 
 def placed_record(attempts: int = 1, status: str = "placed") -> TaskRecord:
-    return TaskRecord(
-        id="t",
-        filename="a.png",
-        content_type="image/png",
-        kind="image",
-        size=1,
-        sha256="",
-        operation="grayscale",
+    return task_record(
         status=status,
         node_id="dead",
         tier="edge",
