@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: all install run run-coordinator run-web run-edge run-cloud test format lint \
-	bench-pipeline bench-policy clean
+	bench-pipeline bench-policy bench-system browser clean
 
 all: lint test
 
@@ -32,7 +32,13 @@ run-edge: install
 run-cloud: install
 	$(PY) -m cloud_node
 
-test: install
+# The page's tests drive Debian's chromium; install it when it is missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: install browser
 	$(PY) -m pytest
 
 format: install
@@ -49,6 +55,9 @@ bench-pipeline: install
 bench-policy: install
 	$(PY) -m bench.policy_pso
 	$(PY) -m bench.policy_dqn
+
+bench-system: install
+	$(PY) -m bench.system
 
 clean:
 	rm -rf $(VENV) data test-output .pytest_cache .ruff_cache *.egg-info
