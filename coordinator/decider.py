@@ -15,7 +15,9 @@ from typing import Any
 import jax
 import numpy as np
 
+from bus.schemas import TaskRecord
 from coordinator.decision import Decision, explained, greedy
+from coordinator.learning import CLOUD_COST_WEIGHT, Learner
 from coordinator.policy_model import PolicyModel
 from coordinator.settings import ALIASES, POLICIES
 from policy import dqn, observation, pso
@@ -25,8 +27,6 @@ from policy.types import NodeView, Placement, TaskEstimate
 
 logger = logging.getLogger(__name__)
 
-CLOUD_COST_WEIGHT = 1.0
-"""Cost weight times price per cloud CPU-second, as the DQN was trained with."""
 RATE_WINDOW_S = 10.0
 """Arrivals over this many seconds make the recent arrival rate."""
 ERROR_SMOOTHING = 0.1
@@ -44,12 +44,16 @@ class Decider:
         model: PolicyModel | None = None,
         epsilon: float = 0.02,
         seed: int = 0,
+        learner: Learner | None = None,
     ) -> None:
         policy = ALIASES.get(policy, policy)
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, not {policy!r}")
         self.policy = policy
         self.model = model if model is not None else PolicyModel.untrained(seed)
+        """Read once per batch; online learning replaces it between batches."""
+        self.learner = learner
+        """Remembers DQN decisions and sets exploration; None keeps `epsilon`."""
         self._epsilon = epsilon
         self._key = jax.random.key(seed)
         self._rng = np.random.default_rng(seed)
@@ -106,9 +110,31 @@ class Decider:
         if self.policy == "greedy":
             return greedy(tasks, edge, cloud)
         extras: list[dict] = [{} for _ in tasks]
-        tiers, reasons = self._tiers(tasks, edge, cloud, now, extras)
+        tiers, reasons, obs = self._tiers(tasks, edge, cloud, now, extras)
         placements = self._spread(tasks, tiers, reasons, edge, cloud)
+        if obs is not None and self.learner is not None:
+            # What was done, not what the network chose: with one tier down
+            # the task went to the other, and that is what its reward rates.
+            taken = np.array([CLOUD if p.tier == "cloud" else EDGE for p in placements])
+            self.learner.remember([t.task_id for t in tasks], obs, taken)
         return explained(self.policy, placements, extras, began)
+
+    def finished(self, record: TaskRecord) -> None:
+        """A task reached its end: fold in how far off its plan was, and learn."""
+        predicted_s = (record.explanation or {}).get("planned_finish_s")
+        if (
+            record.status == "completed"
+            and predicted_s is not None
+            and record.picked_at is not None
+            and record.completed_at is not None
+            and record.tier is not None
+        ):
+            observed_s = max(record.completed_at - record.picked_at, 0.0)
+            self.observe_latency(
+                record.tier, record.node_id, observed_s, float(predicted_s)
+            )
+        if self.learner is not None:
+            self.learner.finished(record)
 
     # --- tier choice --------------------------------------------------------
 
@@ -119,17 +145,19 @@ class Decider:
         cloud: NodeView | None,
         now: float,
         extras: list[dict],
-    ) -> tuple[np.ndarray, list[str]]:
+    ) -> tuple[np.ndarray, list[str], np.ndarray | None]:
+        """Tier per task, why, and the DQN's observations (None for baselines)."""
         n = len(tasks)
         if self.policy == "all-edge":
-            return np.full(n, EDGE), ["all-edge baseline"] * n
+            return np.full(n, EDGE), ["all-edge baseline"] * n, None
         if self.policy == "all-cloud":
-            return np.full(n, CLOUD), ["all-cloud baseline"] * n
+            return np.full(n, CLOUD), ["all-cloud baseline"] * n, None
         if self.policy == "random":
-            return self._rng.integers(0, 2, n), ["random baseline"] * n
+            return self._rng.integers(0, 2, n), ["random baseline"] * n, None
+        model = self.model
         obs = self.observations(tasks, edge, cloud, now)
-        actions, q, explored = self._act(*dqn.pad_to_bucket(obs))
-        version = self.model.version
+        actions, q, explored = self._act(model, *dqn.pad_to_bucket(obs))
+        version = model.version
         reasons = []
         for i in range(n):
             extras[i].update(
@@ -139,15 +167,20 @@ class Decider:
             )
             choice = "explored" if explored[i] else "highest Q"
             reasons.append(f"dqn {choice} ({'cloud' if actions[i] else 'edge'})")
-        return actions[:n], reasons
+        return actions[:n], reasons, obs
+
+    @property
+    def epsilon(self) -> float:
+        """Share of DQN decisions explored at random now."""
+        return self.learner.epsilon if self.learner is not None else self._epsilon
 
     def _act(
-        self, obs: np.ndarray, mask: np.ndarray
+        self, model: PolicyModel, obs: np.ndarray, mask: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Actions, Q-values and whether each action differs from the highest-Q one."""
         self._key, key = jax.random.split(self._key)
         actions, q = dqn.act(
-            self.model.state.params, obs, mask, key, np.float32(self._epsilon)
+            model.state.params, obs, mask, key, np.float32(self.epsilon)
         )
         actions, q = np.asarray(actions), np.asarray(q)
         return actions, q, actions != q.argmax(axis=1)

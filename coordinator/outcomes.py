@@ -15,8 +15,8 @@ from policy.cost_model import CostModel
 
 logger = logging.getLogger(__name__)
 
-LatencyObserver = Callable[[str, str | None, float, float], None]
-"""Told (tier, node id, observed s, predicted s) from placement to completion."""
+FinishedObserver = Callable[[TaskRecord], None]
+"""Told of every task that reached its end (the policy learns from these)."""
 
 
 class OutcomeRecorder:
@@ -27,12 +27,12 @@ class OutcomeRecorder:
         store: TaskStore,
         directory: NodeDirectory,
         costs: CostModel,
-        on_latency: LatencyObserver | None = None,
+        on_finished: FinishedObserver | None = None,
     ) -> None:
         self._store = store
         self._directory = directory
         self._costs = costs
-        self._on_latency = on_latency
+        self._on_finished = on_finished
         self.finished_count = 0
 
     async def record(self, batch: list[Delivery[TaskEvent]]) -> None:
@@ -91,6 +91,8 @@ class OutcomeRecorder:
 
     def _learn(self, event: TaskEvent, record: TaskRecord) -> None:
         self.finished_count += 1
+        if self._on_finished is not None:
+            self._on_finished(record)
         total_s = (record.total_ms or 0) / 1000
         if record.status == "completed":
             logger.info(
@@ -109,7 +111,6 @@ class OutcomeRecorder:
                 record.error,
             )
             return
-        self._observe_latency(record)
         node = self._directory.get(event.node_id)
         speed = node.speed if node else 1.0
         if event.compute_ms:
@@ -122,16 +123,3 @@ class OutcomeRecorder:
             )
         if event.fetch_ms is not None:
             self._costs.observe_transfer(event.tier, record.size, event.fetch_ms / 1000)
-
-    def _observe_latency(self, record: TaskRecord) -> None:
-        predicted_s = (record.explanation or {}).get("planned_finish_s")
-        if (
-            self._on_latency is None
-            or predicted_s is None
-            or record.picked_at is None
-            or record.completed_at is None
-            or record.tier is None
-        ):
-            return
-        observed_s = max(record.completed_at - record.picked_at, 0.0)
-        self._on_latency(record.tier, record.node_id, observed_s, float(predicted_s))

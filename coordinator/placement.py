@@ -86,12 +86,10 @@ class Placer:
             ]
         )
 
-    def observe_latency(
-        self, tier: str, node_id: str | None, observed_s: float, predicted_s: float
-    ) -> None:
-        """Pass a completion's latency to the policy, once there is one."""
+    def finished(self, record: TaskRecord) -> None:
+        """Pass a finished task to the policy, once there is one."""
         if self.decider is not None:
-            self.decider.observe_latency(tier, node_id, observed_s, predicted_s)
+            self.decider.finished(record)
 
     async def _dispatch(
         self,

@@ -2,14 +2,15 @@
 
 At start the newest checkpoint in the bucket wins; without one the checkpoint
 shipped in `policy/pretrained/` is used, and without that a fresh network.
-On shutdown the current parameters go back to the bucket, so a restarted or
-newly elected coordinator carries on with them.
+Online learning (`coordinator.learning`) saves to the bucket on a schedule and
+the coordinator saves on shutdown, so a restarted or newly elected coordinator
+carries on with what was learned.
 """
 
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 import jax
@@ -38,14 +39,19 @@ class PolicyModel:
     config: DQNConfig
     meta: dict
     source: str
-    """'bucket', 'shipped' or 'untrained'."""
+    """'bucket', 'shipped', 'untrained' or 'online' (moved by learning)."""
+    version: str = field(init=False)
+    """'untrained', or a digest of the online parameters (computed once)."""
 
-    @property
-    def version(self) -> str:
-        """'untrained', or a digest of the online parameters."""
+    def __post_init__(self) -> None:
         if self.source == UNTRAINED:
-            return UNTRAINED
-        return f"sha256:{params_digest(self.state)}"
+            self.version = UNTRAINED
+        else:
+            self.version = f"sha256:{params_digest(self.state)}"
+
+    def learned(self, state: TrainState, meta: dict) -> "PolicyModel":
+        """The model after online learning moved it to `state`."""
+        return PolicyModel(state, self.config, meta, "online")
 
     def to_bytes(self) -> bytes:
         """The model as checkpoint bytes."""
@@ -81,21 +87,26 @@ def shipped() -> PolicyModel | None:
     return PolicyModel.from_bytes(path.read_bytes(), "shipped")
 
 
-async def load(js: JetStreamContext) -> PolicyModel:
-    """The newest model: the bucket's, else the shipped one, else a fresh one."""
+async def load_stored(js: JetStreamContext) -> PolicyModel | None:
+    """The checkpoint in the `policy` bucket; None when there is no usable one."""
     kv = await js.key_value(subjects.POLICY_BUCKET)
-    model: PolicyModel | None = None
     try:
         entry = await kv.get(CHECKPOINT_KEY)
-        if entry.value:
-            # Rebuilding the state runs JAX for a second or two: not on the loop.
-            model = await asyncio.to_thread(
-                PolicyModel.from_bytes, entry.value, "bucket"
-            )
     except KeyNotFoundError:
-        pass
+        return None
+    if not entry.value:
+        return None
+    try:
+        # Rebuilding the state runs JAX for a moment: not on the event loop.
+        return await asyncio.to_thread(PolicyModel.from_bytes, entry.value, "bucket")
     except ValueError as error:
         logger.warning("checkpoint in the policy bucket is unusable: %s", error)
+        return None
+
+
+async def load(js: JetStreamContext) -> PolicyModel:
+    """The newest model: the bucket's, else the shipped one, else a fresh one."""
+    model = await load_stored(js)
     if model is None:
         model = await asyncio.to_thread(shipped) or PolicyModel.untrained()
     logger.info("policy model %s loaded from %s", model.version, model.source)

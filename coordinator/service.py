@@ -2,6 +2,7 @@
 place tasks, record outcomes and re-plan the queues of dead nodes."""
 
 import asyncio
+import dataclasses
 import importlib
 import logging
 import signal
@@ -69,9 +70,9 @@ async def run_coordinator(settings: CoordinatorSettings, stop: asyncio.Event) ->
     # beside the campaign, so a coordinator can lead at once, placing by
     # earliest finish until the policy is ready.
     preparing = asyncio.create_task(
-        _prepare(js, placer, settings), name="policy-prepare"
+        _prepare(js, placer, settings, stop), name="policy-prepare"
     )
-    recorder = OutcomeRecorder(store, directory, costs, placer.observe_latency)
+    recorder = OutcomeRecorder(store, directory, costs, placer.finished)
     replanner = Replanner(
         js, store, directory, settings.bus.node_ttl_s, ReplanSettings.from_env()
     )
@@ -100,9 +101,15 @@ async def run_coordinator(settings: CoordinatorSettings, stop: asyncio.Event) ->
 
 
 async def _prepare(
-    js: JetStreamContext, placer: Placer, settings: CoordinatorSettings
+    js: JetStreamContext,
+    placer: Placer,
+    settings: CoordinatorSettings,
+    stop: asyncio.Event,
 ) -> None:
-    """Load the DQN and compile the common batch sizes, then hand the policy over."""
+    """Load the DQN and compile the common batch sizes, then hand the policy over.
+
+    With the DQN, online learning then runs here until `stop`.
+    """
     if settings.policy == "greedy":
         # The placer's own earliest-finish path is the greedy policy: no JAX,
         # no thread hop per batch.
@@ -114,11 +121,14 @@ async def _prepare(
         decider_module = await asyncio.to_thread(
             importlib.import_module, "coordinator.decider"
         )
-        from coordinator import policy_model
+        from coordinator import learning, policy_model
 
         model = await policy_model.load(js)
+        learner = None
+        if settings.policy == "dqn":
+            learner = learning.Learner(settings.learning, model, settings.seed)
         decider = decider_module.Decider(
-            settings.policy, model, settings.epsilon, settings.seed
+            settings.policy, model, seed=settings.seed, learner=learner
         )
         warm_s = await asyncio.to_thread(decider.warm_up)
     except Exception:
@@ -126,6 +136,13 @@ async def _prepare(
         return
     placer.decider = decider
     logger.info("policy %s ready, warmed up in %.1f s", decider.policy, warm_s)
+
+    if learner is not None and settings.learning.enabled:
+
+        async def save(model: policy_model.PolicyModel) -> None:
+            await _save_model(js, placer)
+
+        await learning.run_learning(decider, learner, save, stop)
 
 
 async def _save_model(js: JetStreamContext, placer: Placer) -> None:
@@ -135,10 +152,31 @@ async def _save_model(js: JetStreamContext, placer: Placer) -> None:
         return
     from coordinator import policy_model
 
+    if decider.learner is not None:
+        decider.model = dataclasses.replace(
+            decider.model, meta=decider.learner.meta(decider.model)
+        )
     try:
         await policy_model.save(js, decider.model)
     except (nats.errors.Error, APIError, TimeoutError) as error:
         logger.warning("could not save the policy model: %s", error)
+
+
+async def _refresh_model(js: JetStreamContext, placer: Placer) -> None:
+    """On taking the lead, carry on from the newest checkpoint (a previous
+    leader's learning), not from what this coordinator loaded at its start."""
+    decider = placer.decider
+    if decider is None or decider.policy != "dqn":
+        return
+    from coordinator import policy_model
+
+    stored = await policy_model.load_stored(js)
+    if stored is None or stored.version == decider.model.version:
+        return
+    decider.model = stored
+    if decider.learner is not None:
+        decider.learner.adopt(stored)
+    logger.info("carrying on with policy model %s from the bucket", stored.version)
 
 
 async def _lead(duties: Duties, leadership: Leadership, stop: asyncio.Event) -> None:
@@ -169,6 +207,7 @@ async def _lead(duties: Duties, leadership: Leadership, stop: asyncio.Event) -> 
         max_deliver=-1,
     )
     try:
+        await _refresh_model(duties.js, duties.placer)
         await take_over_consumers(duties.js)
         await scheduled.bind()
         await events.bind()

@@ -163,6 +163,20 @@ update = jax.jit(_update, static_argnames="config")
 """One gradient step on a batch of transitions (rows with weight 0 are padding)."""
 
 
+def _update_many(
+    state: TrainState, batches: Transition, config: DQNConfig
+) -> tuple[TrainState, UpdateMetrics]:
+    def one(s: TrainState, batch: Transition) -> tuple[TrainState, UpdateMetrics]:
+        return _update(s, batch, config)
+
+    return jax.lax.scan(one, state, batches)
+
+
+update_many = jax.jit(_update_many, static_argnames="config")
+"""Gradient steps on stacked batches (leading axis: one batch per step), in one
+call: the coordinator's online rounds pay one dispatch, not one per step."""
+
+
 # --- action selection ------------------------------------------------------
 
 

@@ -97,3 +97,67 @@ async def test_dqn_placements_are_explained_and_the_model_persists(system, media
         assert record.tier == "cloud"
         assert record.explanation["policy"] == "all-cloud"
     running.stop("coordinator-2")
+
+
+async def test_the_coordinator_learns_online_and_a_restart_keeps_it(system, media_dir):
+    running, js, store, files = system
+    kv = await js.key_value(subjects.POLICY_BUCKET)
+    start = PolicyModel.untrained(seed=11)
+    await kv.put(CHECKPOINT_KEY, start.to_bytes())
+    start_version = PolicyModel.from_bytes(start.to_bytes(), "bucket").version
+    learn_fast = dict(
+        POLICY="dqn",
+        DQN_LEARN_STARTS="4",
+        DQN_LEARN_INTERVAL_S="0.2",
+        DQN_CHECKPOINT_S="0.5",
+        DQN_UPDATES_PER_ROUND="4",
+        DQN_BATCH="16",
+    )
+
+    running.start("learner", "coordinator", **learn_fast)
+    await wait_until(
+        lambda: asyncio.sleep(0, "policy dqn ready" in running.log("learner")),
+        START_S,
+        "the DQN ready",
+    )
+    data = (media_dir / "coffee.png").read_bytes()
+    versions = []
+    for _ in range(4):
+        ids = [
+            await submit(js, store, files, data, "coffee.png", "image", "grayscale")
+            for _ in range(4)
+        ]
+        for task_id in ids:
+            record = await wait_until(
+                lambda t=task_id: finished(store, t), START_S, "done"
+            )
+            assert record.status == "completed"
+            versions.append(record.explanation["policy_version"])
+        await asyncio.sleep(0.5)
+    # The first tasks were decided by the stored network, later ones by
+    # networks that learned from the first ones' completions.
+    assert versions[0] == start_version
+    assert len(set(versions)) > 1
+
+    async def checkpoint_moved() -> PolicyModel | None:
+        saved = PolicyModel.from_bytes((await kv.get(CHECKPOINT_KEY)).value, "b")
+        return saved if saved.version != start_version else None
+
+    # Saved on schedule, while the coordinator still runs.
+    saved = await wait_until(checkpoint_moved, 30, "a learned checkpoint")
+    online = saved.meta["online"]
+    assert online["decisions"] >= 16
+    assert online["updates"] > 0 and online["transitions"] > 0
+
+    running.stop("learner")
+    final = PolicyModel.from_bytes((await kv.get(CHECKPOINT_KEY)).value, "bucket")
+    running.start("learner-2", "coordinator", **learn_fast)
+    await wait_until(
+        lambda: asyncio.sleep(0, "policy dqn ready" in running.log("learner-2")),
+        START_S,
+        "the DQN ready again",
+    )
+    assert f"policy model {final.version} loaded from bucket" in running.log(
+        "learner-2"
+    )
+    running.stop("learner-2")
