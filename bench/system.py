@@ -185,7 +185,10 @@ def start_services(system: RunningSystem, policy: str) -> None:
 
 
 async def run_policy(
-    policy: str, arrivals: list[Arrival], media: dict[str, bytes]
+    policy: str,
+    arrivals: list[Arrival],
+    media: dict[str, bytes],
+    records_dir: Path | None = None,
 ) -> PolicyResult:
     """Start a fresh system with `policy`, play the workload, read the records."""
     system = start_system()
@@ -227,6 +230,9 @@ async def run_policy(
                 return records if len(final) == len(ids) else None
 
             records = await wait_until(finished, 300, "every task final", 1.0)
+        if records_dir is not None:
+            records_dir.mkdir(parents=True, exist_ok=True)
+            (records_dir / f"{policy}.json").write_text(json.dumps(records, indent=1))
         return summarize(policy, records, phases)
     finally:
         problems = [
@@ -268,7 +274,7 @@ async def run(args: argparse.Namespace) -> list[PolicyResult]:
     )
     results = []
     for policy in args.policies:
-        result = await run_policy(policy, arrivals, media)
+        result = await run_policy(policy, arrivals, media, args.records)
         print(f"{policy}: {asdict(result)}", file=sys.stderr)
         results.append(result)
     return results
@@ -282,6 +288,9 @@ def main() -> None:
     parser.add_argument("--steady-s", type=float, default=40.0)
     parser.add_argument("--bursts", type=int, default=3)
     parser.add_argument("--burst-size", type=int, default=30)
+    parser.add_argument(
+        "--records", type=Path, help="write each policy's task records here"
+    )
     args = parser.parse_args()
     results = asyncio.run(run(args))
     print_table(results)
