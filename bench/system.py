@@ -7,9 +7,9 @@ far (emulated round-trip time and bandwidth on every transfer). The same
 seeded workload then goes through the HTTP API: photos and short clips from
 `../shared/media` with a mix of operations, first arriving steadily (Poisson),
 then in bursts. Printed per policy: tasks completed, mean and p95 end-to-end
-latency (scheduled to completed), the share run in the cloud, and the cloud
-cost (CPU-seconds used on cloud nodes times the price, as the DQN is trained
-to weigh it).
+latency (scheduled to completed), the share run in the cloud, the cloud
+cost (CPU-seconds used on cloud nodes times the price), and the objective the
+DQN is trained to minimize: mean latency plus cloud cost per task.
 """
 
 import argparse
@@ -110,6 +110,8 @@ class PolicyResult:
     bursty_mean_s: float
     cloud_share: float
     cloud_cost: float
+    objective_s: float
+    """Mean latency plus the cloud cost per task: what the DQN minimizes."""
 
 
 async def submit(
@@ -166,6 +168,9 @@ def summarize(policy: str, records: list[dict], phases: dict[str, str]) -> Polic
         bursty_mean_s=phase_mean("bursty"),
         cloud_share=round(len(on_cloud) / max(len(done), 1), 3),
         cloud_cost=round(cost * CLOUD_PRICE_PER_CPU_S, 2),
+        objective_s=round(
+            statistics.fmean(ordered) + cost * CLOUD_PRICE_PER_CPU_S / len(done), 3
+        ),
     )
 
 
@@ -249,7 +254,7 @@ async def run_policy(
 def print_table(results: list[PolicyResult]) -> None:
     header = (
         f"{'policy':<10} {'done':>9} {'mean s':>7} {'p95 s':>7} {'steady':>7}"
-        f" {'bursty':>7} {'cloud':>6} {'cost':>6}"
+        f" {'bursty':>7} {'cloud':>6} {'cost':>6} {'objective':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -257,7 +262,7 @@ def print_table(results: list[PolicyResult]) -> None:
         print(
             f"{r.policy:<10} {r.completed:>4}/{r.tasks:<4} {r.mean_latency_s:>7.3f}"
             f" {r.p95_latency_s:>7.3f} {r.steady_mean_s:>7.3f} {r.bursty_mean_s:>7.3f}"
-            f" {r.cloud_share:>6.0%} {r.cloud_cost:>6.2f}"
+            f" {r.cloud_share:>6.0%} {r.cloud_cost:>6.2f} {r.objective_s:>9.3f}"
         )
 
 
