@@ -35,6 +35,7 @@ class TaskQuery:
 
     status: str | None = None
     tier: str | None = None
+    kind: str | None = None
     filename: str | None = None
     limit: int | None = None
     before: str | None = None
@@ -72,6 +73,7 @@ def apply_query(records: list[TaskRecord], query: TaskQuery) -> list[TaskRecord]
         for record in records
         if (query.status is None or record.status == query.status)
         and (query.tier is None or record.tier == query.tier)
+        and (query.kind is None or record.kind == query.kind)
         and (query.filename is None or record.filename == query.filename)
     ]
     chosen.sort(key=sort_key)

@@ -1,7 +1,7 @@
 """JSON errors: one exception for refusals and a middleware that answers them all."""
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import nats.errors
 from aiohttp import web
@@ -24,6 +24,7 @@ class ApiError(Exception):
         *,
         field: str | None = None,
         close_connection: bool = False,
+        headers: Mapping[str, str] | None = None,
         **extra: object,
     ) -> None:
         super().__init__(message)
@@ -31,6 +32,7 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.close_connection = close_connection
+        self.headers = dict(headers or {})
         self.extra = extra
 
 
@@ -46,6 +48,7 @@ def error_response(error: Exception, request: web.Request) -> web.Response | Non
     """The JSON answer for an error we expect, or None for an unexpected one."""
     if isinstance(error, ApiError):
         response = json_error(error.status, error.message, error.field, **error.extra)
+        response.headers.update(error.headers)
         if error.close_connection:
             # Whatever the client still sends is not worth reading.
             response.force_close()

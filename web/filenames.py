@@ -16,8 +16,14 @@ def display_name(raw: str | None) -> str:
     return visible[:MAX_FILENAME_CHARS] or FALLBACK_NAME
 
 
-def content_disposition(filename: str, fallback: str = "download") -> str:
-    """An RFC 6266 attachment header: an ASCII fallback plus the UTF-8 name."""
+def content_disposition(
+    filename: str, fallback: str = "download", inline: bool = False
+) -> str:
+    """An RFC 6266 header: an ASCII fallback plus the UTF-8 name.
+
+    `inline` lets a browser show the file in place (an <img> or <video>);
+    otherwise it is saved as a download.
+    """
     # Separators and quotes become '_' so a browser never sees a path or a
     # broken quoted string; format characters (bidi overrides) go entirely.
     cleaned = "".join(
@@ -33,4 +39,5 @@ def content_disposition(filename: str, fallback: str = "download") -> str:
     ).strip()
     ascii_name = ascii_name or fallback
     encoded = quote(cleaned, safe="")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}"
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}"

@@ -23,13 +23,18 @@ async def readyz(request: web.Request) -> web.Response:
     """GET /readyz: 200 only while NATS is connected and the streams exist."""
     connected = request.app[NC].is_connected
     ready = False
+    reason = "not connected to NATS"
     if connected:
+        reason = "the JetStream streams are not all there"
         try:
             async with asyncio.timeout(READY_TIMEOUT_S):
                 ready = await streams_ready(request.app[JS])
         except Exception as error:  # any failure to ask means "not ready"
             logger.warning("readiness check failed: %r", error)
+            reason = "JetStream did not answer the readiness check"
     body = {"ok": ready, "nats_connected": connected, "streams_ready": ready}
+    if not ready:
+        body["error"] = reason
     return web.json_response(body, status=200 if ready else 503)
 
 

@@ -7,6 +7,7 @@ import signal
 from aiohttp import web
 
 from bus.logs import configure_logging
+from web.access_log import RedactingAccessLogger
 from web.app import create_app
 from web.settings import WebSettings
 
@@ -23,7 +24,10 @@ async def serve(settings: WebSettings) -> None:
         loop.add_signal_handler(signum, stop.set)
 
     runner = web.AppRunner(
-        create_app(settings), shutdown_timeout=SHUTDOWN_GRACE_S, handle_signals=False
+        create_app(settings),
+        shutdown_timeout=SHUTDOWN_GRACE_S,
+        handle_signals=False,
+        access_log_class=RedactingAccessLogger,
     )
     # Start-up waits for NATS as long as it takes; a signal must still end it.
     starting = asyncio.create_task(runner.setup())

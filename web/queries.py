@@ -1,13 +1,25 @@
-"""Reading the query string of a task listing, with a 400 for each bad value."""
+"""Reading the query string of a task listing, with a 400 for each bad value.
 
+Paging is by position in the listing order (newest upload first, then id):
+the cursor names the last task of a page by its upload time and id, so the
+next page is right even when that task has been deleted since.
+"""
+
+import base64
+import binascii
+import bisect
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from bus.schemas import TASK_STATUSES, TIERS
-from bus.task_store import TaskQuery
+from bus.schemas import TASK_STATUSES, TIERS, TaskRecord
+from bus.task_store import TaskQuery, sort_key
+from web.aggregates import KINDS
 from web.errors import ApiError
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+
+SortKey = tuple[float, str]
 
 
 def choice(query: Mapping[str, str], name: str, valid: tuple[str, ...]) -> str | None:
@@ -25,31 +37,83 @@ def choice(query: Mapping[str, str], name: str, valid: tuple[str, ...]) -> str |
     return raw
 
 
-def limit(query: Mapping[str, str]) -> int:
-    """The page size: 1 to MAX_LIMIT, DEFAULT_LIMIT when not given."""
-    raw = query.get("limit")
+def whole_number(
+    query: Mapping[str, str], name: str, default: int, low: int, high: int
+) -> int:
+    """An optional whole number from `low` to `high`."""
+    raw = query.get(name)
     if raw is None or raw == "":
-        return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_LIMIT:
+        return default
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+    if value is None or not low <= value <= high:
         raise ApiError(
             400,
-            f"limit must be a whole number from 1 to {MAX_LIMIT}, not {raw[:40]!r}",
-            field="limit",
+            f"{name} must be a whole number from {low} to {high}, not {raw[:40]!r}",
+            field=name,
         )
     return value
 
 
-def task_query(query: Mapping[str, str]) -> TaskQuery:
-    """The TaskQuery for one page: one more than the limit, to find the next page."""
-    page_size = limit(query)
-    return TaskQuery(
-        status=choice(query, "status", TASK_STATUSES),
-        tier=choice(query, "tier", TIERS),
-        filename=query.get("filename") or None,
-        limit=page_size + 1,
-        before=query.get("cursor") or None,
-    )
+def encode_cursor(record: TaskRecord) -> str:
+    """The cursor that continues a listing after this record."""
+    negated_time, task_id = sort_key(record)
+    text = f"{negated_time!r}|{task_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str) -> SortKey:
+    """The listing position a cursor names, or a 400."""
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
+        negated_time, separator, task_id = text.partition("|")
+        position = (float(negated_time), task_id)
+    except (ValueError, UnicodeError, binascii.Error):
+        position = None
+    if position is None or not separator or not task_id:
+        raise ApiError(
+            400,
+            "cursor is not one this service gave out; use next_cursor as it came",
+            field="cursor",
+        )
+    return position
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a task listing as the query string asked for it."""
+
+    status: str | None
+    tier: str | None
+    kind: str | None
+    filename: str | None
+    limit: int
+    after: SortKey | None
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> "Listing":
+        """Read and check every listing parameter."""
+        cursor = query.get("cursor")
+        return cls(
+            status=choice(query, "status", TASK_STATUSES),
+            tier=choice(query, "tier", TIERS),
+            kind=choice(query, "kind", KINDS),
+            filename=query.get("filename") or None,
+            limit=whole_number(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+            after=decode_cursor(cursor) if cursor else None,
+        )
+
+    def store_query(self) -> TaskQuery:
+        """The filters the store applies; paging is applied here."""
+        return TaskQuery(
+            status=self.status, tier=self.tier, kind=self.kind, filename=self.filename
+        )
+
+    def page(self, ordered: list[TaskRecord]) -> tuple[list[TaskRecord], str | None]:
+        """This page of an ordered listing, and the cursor of the next one."""
+        start = 0
+        if self.after is not None:
+            start = bisect.bisect_right(ordered, self.after, key=sort_key)
+        page = ordered[start : start + self.limit]
+        more = start + self.limit < len(ordered)
+        return page, encode_cursor(page[-1]) if more and page else None

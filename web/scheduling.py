@@ -31,13 +31,23 @@ def mark_scheduled(at: float) -> Change:
     return change
 
 
-async def announce(js: JetStreamContext, task_ids: Sequence[str], at: float) -> None:
-    """Publish one ScheduledTask per id and wait until JetStream has them all."""
+async def announce(
+    js: JetStreamContext,
+    task_ids: Sequence[str],
+    at: float,
+    occasion: str = "schedule",
+) -> None:
+    """Publish one ScheduledTask per id and wait until JetStream has them all.
+
+    The message id is `<task>:<occasion>`: JetStream drops a repeat of the
+    same id (a retried request), so every new reason to place a task again
+    needs an occasion of its own.
+    """
     # Every publish goes out before any ack is awaited: one round trip in all.
     acks = []
     for task_id in task_ids:
         payload = ScheduledTask(task_id=task_id, scheduled_at=at).encode()
-        headers = {"Nats-Msg-Id": f"{task_id}:schedule"}
+        headers = {"Nats-Msg-Id": f"{task_id}:{occasion}"}
         ack = await js.publish_async(subjects.TASKS_SCHEDULED, payload, headers=headers)
         acks.append(ack)
     async with asyncio.timeout(ACK_TIMEOUT_S):

@@ -1,10 +1,12 @@
 """The web service's settings, read once from the environment."""
 
+import re
 from dataclasses import dataclass, field
 
 from bus.settings import BusSettings, env_int, env_str
 
 MIB = 1024 * 1024
+_TOKEN = re.compile(r"[\x21-\x7e]{1,512}")
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,8 @@ class WebSettings:
     """Largest single uploaded file."""
     max_files_per_request: int = 100
     """Most files one upload request may carry."""
+    api_token: str | None = field(default=None, repr=False)
+    """Bearer token every API request must carry; None leaves the API open."""
     bus: BusSettings = field(default_factory=BusSettings)
 
     def __post_init__(self) -> None:
@@ -28,6 +32,11 @@ class WebSettings:
             raise ValueError("MAX_FILES_PER_REQUEST must be at least 1")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"WEB_PORT must be a TCP port, not {self.port}")
+        if self.api_token is not None and not _TOKEN.fullmatch(self.api_token):
+            # The token travels in a header and a query string: keep it plain.
+            raise ValueError(
+                "API_TOKEN must be 1-512 printable ASCII characters without spaces"
+            )
 
     @property
     def max_request_bytes(self) -> int:
@@ -37,11 +46,12 @@ class WebSettings:
 
     @classmethod
     def from_env(cls) -> "WebSettings":
-        """Read WEB_HOST, WEB_PORT, MAX_UPLOAD_BYTES, MAX_FILES_PER_REQUEST, bus."""
+        """Read WEB_HOST, WEB_PORT, the upload limits, API_TOKEN and the bus."""
         return cls(
             host=env_str("WEB_HOST", "127.0.0.1"),
             port=env_int("WEB_PORT", 5002),
             max_upload_bytes=env_int("MAX_UPLOAD_BYTES", 512 * MIB),
             max_files_per_request=env_int("MAX_FILES_PER_REQUEST", 100),
+            api_token=env_str("API_TOKEN", "") or None,
             bus=BusSettings.from_env(),
         )

@@ -7,14 +7,18 @@ from typing import Any
 from aiohttp import web
 
 from bus import subjects
+from bus.errors import TaskNotFound
+from bus.file_store import FileStore
 from bus.schemas import TaskRecord
-from bus.task_store import TaskQuery
+from bus.task_store import TaskQuery, TaskStore
 from web.errors import ApiError
 from web.keys import FILES, JS, STORE
-from web.queries import task_query
+from web.queries import Listing
 from web.scheduling import schedule
 
 logger = logging.getLogger(__name__)
+
+DELETE_CONCURRENCY = 32
 
 
 def placement(record: TaskRecord) -> dict[str, Any]:
@@ -30,13 +34,15 @@ def placement(record: TaskRecord) -> dict[str, Any]:
 
 
 async def list_tasks(request: web.Request) -> web.Response:
-    """GET /api/v1/tasks: a page of tasks, newest first, with the next cursor."""
-    query = task_query(request.query)
-    records = await request.app[STORE].list(query)
-    assert query.limit is not None
-    page = records[: query.limit - 1]
-    next_cursor = page[-1].id if len(records) > len(page) else None
-    body = {"tasks": [record.public() for record in page], "next_cursor": next_cursor}
+    """GET /api/v1/tasks: a page of tasks, newest first, the next cursor, a total."""
+    listing = Listing.from_query(request.query)
+    records = await request.app[STORE].list(listing.store_query())
+    page, next_cursor = listing.page(records)
+    body = {
+        "tasks": [record.public() for record in page],
+        "next_cursor": next_cursor,
+        "total": len(records),
+    }
     return web.json_response(body)
 
 
@@ -76,18 +82,41 @@ async def schedule_one(request: web.Request) -> web.Response:
     return web.json_response(scheduled[0].public() if scheduled else record.public())
 
 
+async def remove(store: TaskStore, files: FileStore, task_id: str) -> None:
+    """Delete a task's input, output and record (the record last)."""
+    names = [subjects.input_object(task_id), subjects.output_object(task_id)]
+    await asyncio.gather(*(files.delete(name) for name in names))
+    await store.delete(task_id)
+
+
 async def delete_task(request: web.Request) -> web.Response:
     """POST /files/del/{id}, DELETE /api/v1/tasks/{id}: remove a task and files."""
     store = request.app[STORE]
-    files = request.app[FILES]
     record = await store.get(request.match_info["id"])
-
-    names = [subjects.input_object(record.id), subjects.output_object(record.id)]
-    await asyncio.gather(*(files.delete(name) for name in names))
-    await store.delete(record.id)
-
+    await remove(store, request.app[FILES], record.id)
     logger.info("deleted task %s", record.id)
     return web.json_response({"deleted": record.id})
+
+
+async def delete_all(request: web.Request) -> web.Response:
+    """DELETE /delete-all: remove every task and its files; say how many."""
+    store = request.app[STORE]
+    files = request.app[FILES]
+    gate = asyncio.Semaphore(DELETE_CONCURRENCY)
+
+    async def remove_one(task_id: str) -> bool:
+        async with gate:
+            try:
+                await remove(store, files, task_id)
+            except TaskNotFound:
+                return False  # somebody else deleted it first
+            return True
+
+    records = await store.list(TaskQuery())
+    removed = await asyncio.gather(*(remove_one(r.id) for r in records))
+    count = sum(removed)
+    logger.info("deleted all %d tasks", count)
+    return web.json_response({"deleted": count})
 
 
 async def computed_at(request: web.Request) -> web.Response:

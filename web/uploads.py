@@ -23,7 +23,7 @@ from bus.task_store import TaskStore
 from media import media_kind
 from web.errors import ApiError
 from web.filenames import display_name
-from web.keys import FILES, JS, SETTINGS, STORE
+from web.keys import FILES, JS, METRICS, SETTINGS, STORE
 from web.scheduling import announce
 from web.settings import WebSettings
 from web.upload_form import UploadForm, parse_flag
@@ -262,6 +262,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
             raise
     scheduled = records if schedule_now else []
     total_bytes = sum(record.size for record in records)
+    request.app[METRICS].record_upload(len(records), total_bytes)
     logger.info(
         "uploaded %d files (%d bytes), %d scheduled",
         len(records),

@@ -1,5 +1,6 @@
 """Request builders shared by the web tests."""
 
+import time
 import uuid
 
 import aiohttp
@@ -7,7 +8,10 @@ from aiohttp.test_utils import TestClient
 from nats.js import JetStreamContext
 
 from bus import subjects
-from bus.schemas import ScheduledTask
+from bus.file_store import FileStore
+from bus.schemas import ScheduledTask, TaskRecord
+from bus.task_store import KvTaskStore
+from tests.factories import task_record
 
 File = tuple[str, bytes, str]
 
@@ -75,3 +79,36 @@ async def scheduled_since(js: JetStreamContext, after_seq: int) -> list[str]:
 async def last_tasks_seq(js: JetStreamContext) -> int:
     """The TASKS stream's last sequence number."""
     return (await js.stream_info(subjects.TASKS_STREAM)).state.last_seq
+
+
+async def stored_task(
+    js: JetStreamContext,
+    data: bytes,
+    output: bytes | None = None,
+    **fields: object,
+) -> TaskRecord:
+    """Play the web's and a node's part: a task whose input (and output) is stored.
+
+    With an output the task is completed on the edge, 1.5 s after scheduling.
+    """
+    record = task_record(id=uuid.uuid4().hex, size=len(data), uploaded_at=time.time())
+    files = FileStore(js)
+    stored = await files.put_bytes(subjects.input_object(record.id), data)
+    record.sha256 = stored.sha256
+    if output is not None:
+        await files.put_bytes(subjects.output_object(record.id), output)
+        now = time.time()
+        record.status = "completed"
+        record.tier = "edge"
+        record.node_id = "edge-1"
+        record.attempts = 1
+        record.scheduled_at = now - 1.5
+        record.completed_at = now
+        record.total_ms = 1500.0
+        record.output_name = "out.png"
+        record.output_size = len(output)
+        record.output_type = "image/png"
+    for name, value in fields.items():
+        setattr(record, name, value)
+    await (await KvTaskStore.open(js)).create(record)
+    return record

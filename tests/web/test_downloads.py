@@ -44,8 +44,22 @@ async def test_the_input_downloads_byte_for_byte(client, photo):
     assert response.headers["Content-Type"] == PNG
     assert response.headers["Content-Length"] == str(len(photo))
     disposition = response.headers["Content-Disposition"]
-    assert disposition.startswith("attachment;")
+    assert disposition.startswith("inline;")
     assert 'filename="astronaut.png"' in disposition
+
+
+async def test_download_1_asks_for_an_attachment_and_files_route_defaults_to_one(
+    client, photo
+):
+    task = await upload_one(client, ("astronaut.png", photo, PNG))
+
+    saved = await client.get(f"/api/v1/tasks/{task['id']}/input?download=1")
+    prototype = await client.get(f"/files/{task['id']}")
+    previewed = await client.get(f"/files/{task['id']}?download=false")
+
+    assert saved.headers["Content-Disposition"].startswith("attachment;")
+    assert prototype.headers["Content-Disposition"].startswith("attachment;")
+    assert previewed.headers["Content-Disposition"].startswith("inline;")
 
 
 async def test_files_route_serves_the_input_by_id_or_by_filename(client, photo):
@@ -135,3 +149,22 @@ async def test_delete_through_the_api_and_of_an_unknown_id(client, photo):
     assert deleted.status == 200
     assert again.status == 404
     assert (await again.json())["field"] == "id"
+
+
+async def test_a_download_flag_that_is_not_yes_or_no_is_a_400(client, photo):
+    task = await upload_one(client, ("astronaut.png", photo, PNG))
+
+    response = await client.get(f"/api/v1/tasks/{task['id']}/input?download=maybe")
+
+    assert response.status == 400
+    assert (await response.json())["field"] == "download"
+
+
+async def test_downloads_say_the_bytes_are_never_a_page(client, photo):
+    task = await upload_one(client, ("astronaut.png", photo, PNG))
+
+    response = await client.get(f"/api/v1/tasks/{task['id']}/input")
+
+    assert response.headers["Content-Security-Policy"] == "sandbox"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["ETag"] == f'"{task["sha256"]}"'

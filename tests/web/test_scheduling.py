@@ -88,7 +88,7 @@ async def test_scheduling_never_moves_a_status_backwards(js):
     assert after.scheduled_at is None
 
 
-async def test_scheduling_a_thousand_tasks_takes_well_under_a_second(js):
+async def test_scheduling_a_thousand_tasks_schedules_every_one(js):
     store = await KvTaskStore.open(js)
     now = time.time()
     records = [
@@ -106,10 +106,12 @@ async def test_scheduling_a_thousand_tasks_takes_well_under_a_second(js):
     ]
     await asyncio.gather(*(store.create(record) for record in records))
 
-    started = time.perf_counter()
+    # How fast this is belongs to `make bench-pipeline` (its burst phase),
+    # not to a timed test on a shared machine.
     scheduled = await schedule(js, store, [record.id for record in records])
-    elapsed_s = time.perf_counter() - started
 
     assert len(scheduled) == 1000
     assert all(record.status == "scheduled" for record in scheduled)
-    assert elapsed_s < 0.5, f"scheduling 1,000 tasks took {elapsed_s:.2f} s"
+    assert len({record.id for record in scheduled}) == 1000
+    for record in records:
+        assert (await store.get(record.id)).status == "scheduled"

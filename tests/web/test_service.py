@@ -1,6 +1,7 @@
 """Service routes: health, readiness, catalog, nodes, the page, JSON errors."""
 
 import asyncio
+import re
 import time
 
 from aiohttp import web
@@ -25,8 +26,11 @@ async def test_readyz_is_200_while_connected_and_503_after(client):
     not_ready = await client.get("/readyz")
 
     assert ready.status == 200
+    assert "error" not in await ready.json()
     assert not_ready.status == 503
-    assert (await not_ready.json())["nats_connected"] is False
+    body = await not_ready.json()
+    assert body["nats_connected"] is False
+    assert body["error"] == "not connected to NATS"
 
 
 async def test_operations_lists_both_kinds_and_the_supported_types(client):
@@ -67,16 +71,19 @@ async def test_nodes_lists_live_heartbeats_with_their_age(client, js):
     [node] = mine
     assert node["tier"] == "edge"
     assert 0 <= node["heartbeat_age_s"] < 3
+    assert node["age_s"] == node["heartbeat_age_s"]
 
 
-async def test_the_page_and_its_assets_are_served(client):
+async def test_the_page_and_every_asset_it_names_are_served(client):
     page = await client.get("/")
-    script = await client.get("/static/app.js")
-    style = await client.get("/static/style.css")
+    html = await page.text()
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
 
     assert page.status == 200
-    assert "<form" in await page.text()
-    assert script.status == 200 and style.status == 200
+    assert "<form" in html
+    assert assets
+    for asset in assets:
+        assert (await client.get(asset)).status == 200, asset
 
 
 async def test_an_unknown_route_is_a_404_json(client):
@@ -110,3 +117,16 @@ async def test_an_unexpected_error_is_logged_and_answered_as_json_500(
     assert response.status == 500
     assert "kaput" not in (await response.json())["error"]
     assert "unexpected error in GET /boom" in caplog.text
+
+
+async def test_the_page_files_never_lead_out_of_their_folder(client):
+    for path in (
+        "/static/../settings.py",
+        "/static/%2e%2e/settings.py",
+        "/static/..%2fsettings.py",
+        "/static/no-such-file.js",
+        "/static/vendor",
+    ):
+        response = await client.get(path)
+        assert response.status == 404, path
+        assert "error" in await response.json()

@@ -79,6 +79,10 @@ async def test_status_and_tier_filters_choose_matching_tasks(client, js, five_ta
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
         ("limit=ten", "limit"),
+        ("kind=audio", "kind"),
+        ("cursor=!!!", "cursor"),
+        ("cursor=bm90LWEtY3Vyc29y", "cursor"),
+        ("cursor=YWJjfGRlZg", "cursor"),
     ],
 )
 async def test_a_bad_listing_query_is_a_400_naming_the_field(client, query, field):
@@ -138,3 +142,46 @@ async def test_computed_at_shows_where_each_task_was_placed(client, js, five_tas
     }
     assert waiting["assigned_to"] is None and waiting["computed_at"] is None
     assert one in every
+
+
+async def test_the_listing_counts_every_match_beside_one_page(client, five_tasks):
+    name, _ = five_tasks
+
+    page = await (await client.get(f"/api/v1/tasks?filename={name}&limit=2")).json()
+
+    assert len(page["tasks"]) == 2
+    assert page["total"] == 5
+    assert page["next_cursor"] is not None
+
+
+async def test_the_kind_filter_separates_images_from_videos(client, js, media_dir):
+    name = f"{uuid.uuid4().hex}.bin"
+    clip = (media_dir / "chelsea-pan.mp4").read_bytes()
+    photo = (media_dir / "chelsea.png").read_bytes()
+    await upload(client, (name, clip, "video/mp4"), fields={"operation": "grayscale"})
+    await upload(client, (name, photo, PNG), fields={"operation": "grayscale"})
+
+    async def kinds(query: str) -> list[str]:
+        response = await client.get(f"/api/v1/tasks?filename={name}&{query}")
+        body = await response.json()
+        assert body["total"] == len(body["tasks"])
+        return [task["kind"] for task in body["tasks"]]
+
+    assert await kinds("kind=video") == ["video"]
+    assert await kinds("kind=image") == ["image"]
+    assert sorted(await kinds("kind=")) == ["image", "video"]
+
+
+async def test_paging_goes_on_after_the_last_task_of_a_page_is_deleted(
+    client, five_tasks
+):
+    name, tasks = five_tasks
+    first = await (await client.get(f"/api/v1/tasks?filename={name}&limit=2")).json()
+    await client.delete(f"/api/v1/tasks/{first['tasks'][-1]['id']}")
+
+    cursor = first["next_cursor"]
+    rest = await client.get(f"/api/v1/tasks?filename={name}&cursor={cursor}")
+
+    assert rest.status == 200
+    ids = [task["id"] for task in (await rest.json())["tasks"]]
+    assert ids == sorted(task["id"] for task in tasks)[2:]

@@ -1,20 +1,16 @@
 """A 1 GiB upload through a real web process leaves its memory almost unchanged."""
 
-import asyncio
 import hashlib
 import os
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bus.nats_server import EmbeddedServer, free_port
+from tests.web.conftest import StartWeb, WebProcess
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 MAX_GROWTH_BYTES = 50_000_000
@@ -38,52 +34,14 @@ def reset_peak(pid: int) -> None:
 
 
 @pytest.fixture
-def web_process(nats_server: EmbeddedServer, tmp_path: Path) -> Iterator[tuple]:
-    """`python -m web` as a child process on a free port, and its base URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "NATS_URL": nats_server.url,
-        "WEB_HOST": "127.0.0.1",
-        "WEB_PORT": str(port),
-        "MAX_UPLOAD_BYTES": str(2 * GIB),
-    }
-    log_path = tmp_path / "web.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "web"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    yield process, f"http://127.0.0.1:{port}", log_path
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-async def wait_ready(session: aiohttp.ClientSession, url: str, process, log: Path):
-    """Poll /readyz until the service answers 200."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            async with session.get(f"{url}/readyz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"web service not ready:\n{log.read_text()}")
+async def web_process(start_web: StartWeb) -> WebProcess:
+    """A web process that accepts files of up to 2 GiB."""
+    return await start_web(MAX_UPLOAD_BYTES=str(2 * GIB))
 
 
 @pytest.mark.timeout(900)
 async def test_a_1_gib_upload_grows_the_server_by_under_50_mb(nc, web_process):
-    process, url, log = web_process
+    process, url = web_process.process, web_process.url
     block = os.urandom(MIB)
     digest = hashlib.sha256()
     for _ in range(GIB // MIB):
@@ -95,7 +53,6 @@ async def test_a_1_gib_upload_grows_the_server_by_under_50_mb(nc, web_process):
 
     timeout = aiohttp.ClientTimeout(total=800)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        await wait_ready(session, url, process, log)
         with aiohttp.MultipartWriter("form-data") as form:
             operation = form.append("transcode")
             operation.set_content_disposition("form-data", name="operation")

@@ -1,0 +1,1 @@
+"""`offload`: the command-line client of the HTTP API (submit, status, fetch, nodes)."""
