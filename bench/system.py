@@ -112,6 +112,11 @@ class PolicyResult:
     cloud_cost: float
     objective_s: float
     """Mean latency plus the cloud cost per task: what the DQN minimizes."""
+    decision_ms_p50: float
+    """Time the policy took per batch (DQN plus PSO, or the baseline), median."""
+    decision_ms_p95: float
+    dispatch_ms_p50: float
+    """Scheduled to job published (window, record reads, decision), median."""
 
 
 async def submit(
@@ -155,6 +160,8 @@ def summarize(policy: str, records: list[dict], phases: dict[str, str]) -> Polic
         values = [s for task_id, s in latency.items() if phases[task_id] == phase]
         return round(statistics.fmean(values), 3) if values else float("nan")
 
+    decision_ms = sorted(r["explanation"]["decision_ms"] for r in done)
+    dispatch_ms = [(r["picked_at"] - r["scheduled_at"]) * 1000 for r in done]
     on_cloud = [r for r in done if r["tier"] == "cloud"]
     cost = sum((r["compute_ms"] or 0.0) / 1000 for r in on_cloud)
     return PolicyResult(
@@ -171,6 +178,9 @@ def summarize(policy: str, records: list[dict], phases: dict[str, str]) -> Polic
         objective_s=round(
             statistics.fmean(ordered) + cost * CLOUD_PRICE_PER_CPU_S / len(done), 3
         ),
+        decision_ms_p50=round(statistics.median(decision_ms), 2),
+        decision_ms_p95=round(decision_ms[int(0.95 * (len(decision_ms) - 1))], 2),
+        dispatch_ms_p50=round(statistics.median(dispatch_ms), 1),
     )
 
 
@@ -255,6 +265,7 @@ def print_table(results: list[PolicyResult]) -> None:
     header = (
         f"{'policy':<10} {'done':>9} {'mean s':>7} {'p95 s':>7} {'steady':>7}"
         f" {'bursty':>7} {'cloud':>6} {'cost':>6} {'objective':>9}"
+        f" {'decide ms':>9} {'dispatch ms':>11}"
     )
     print(header)
     print("-" * len(header))
@@ -263,6 +274,7 @@ def print_table(results: list[PolicyResult]) -> None:
             f"{r.policy:<10} {r.completed:>4}/{r.tasks:<4} {r.mean_latency_s:>7.3f}"
             f" {r.p95_latency_s:>7.3f} {r.steady_mean_s:>7.3f} {r.bursty_mean_s:>7.3f}"
             f" {r.cloud_share:>6.0%} {r.cloud_cost:>6.2f} {r.objective_s:>9.3f}"
+            f" {r.decision_ms_p50:>9.2f} {r.dispatch_ms_p50:>11.1f}"
         )
 
 
