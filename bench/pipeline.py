@@ -10,7 +10,10 @@ cloud node as separate processes, then runs two phases through the HTTP API:
   with POST /schedule-tasks; reports how fast the backlog drains.
 
 Latency is per task, from the moment it was scheduled (`scheduled_at`) to
-`completed_at`, both taken from the task records.
+`completed_at`, both taken from the task records; its median is also split
+into placement (to `picked_at`), reaching the node (to `started_at`) and the
+node's work. CPU per task is counted for every process, so runs on a busy
+machine can still be compared by what each process spends.
 """
 
 import argparse
@@ -132,6 +135,21 @@ def summarize(name: str, records: list[dict]) -> dict:
         r["scheduled_at"] for r in completed
     )
     tiers = {t: sum(1 for r in completed if r["tier"] == t) for t in ("edge", "cloud")}
+    # Where the time goes: scheduled -> picked (placement), picked -> started
+    # (job queue and pull), started -> completed (the node's work).
+    phases = {
+        "place": ("scheduled_at", "picked_at"),
+        "to_node": ("picked_at", "started_at"),
+        "on_node": ("started_at", "completed_at"),
+    }
+    phase_p50_s = {}
+    for phase, (begin, end) in phases.items():
+        spans = [
+            max(r[end] - r[begin], 0.0)
+            for r in completed
+            if r.get(begin) and r.get(end)
+        ]
+        phase_p50_s[phase] = round(statistics.median(spans), 3) if spans else None
     return {
         "phase": name,
         "tasks": len(records),
@@ -143,6 +161,7 @@ def summarize(name: str, records: list[dict]) -> dict:
         "max_latency_s": round(latencies[-1], 3),
         "edge": tiers["edge"],
         "cloud": tiers["cloud"],
+        "phase_p50_s": phase_p50_s,
     }
 
 
@@ -253,6 +272,15 @@ def main() -> None:
             f" p95 {result['p95_latency_s']} s, max {result['max_latency_s']} s"
             f" (edge {result['edge']}, cloud {result['cloud']})"
         )
+        cpu = result["cpu_ms_per_task"]
+        services = {name: ms for name, ms in cpu.items() if name != "bench-client"}
+        print(
+            "        CPU ms per task: "
+            + ", ".join(f"{name} {ms}" for name, ms in cpu.items())
+            + f"; services and nats-server together {sum(services.values()):.2f}"
+        )
+        phases = ", ".join(f"{k} {v} s" for k, v in result["phase_p50_s"].items())
+        print(f"        p50 by phase: {phases}")
     json.dump(results, sys.stdout, indent=2)
     print()
 

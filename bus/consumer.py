@@ -1,4 +1,5 @@
-"""Pull consumers: bind a durable, fetch in batches, drop malformed messages.
+"""Pull consumers: bind a durable, fetch in batches or take messages as they
+come, drop malformed messages.
 
 A message that cannot be decoded is logged once with its subject and
 terminated, so it is never redelivered and never blocks the messages behind it.
@@ -6,21 +7,33 @@ terminated, so it is never redelivered and never blocks the messages behind it.
 
 import asyncio
 import contextlib
+import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Generic, TypeVar
 
 import nats.errors
+from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError
+from nats.js.errors import APIError, NotFoundError
 
 from bus.errors import MalformedMessage
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+PULL_EXPIRES_S = 5.0
+"""How long one pull request of a streaming consumer waits on the server."""
+PULL_LOST_MARGIN_S = 5.0
+"""Silence this long past a pull's expiry means it was lost (e.g. a reconnect)."""
+PULL_RETRY_S = 1.0
+"""Pause before pulling again after the server refused or ended a pull."""
+DRAIN_TIMEOUT_S = 2.0
 
 
 class Delivery(Generic[T]):
@@ -57,14 +70,8 @@ class PullConsumer(Generic[T]):
         self._durable = durable
         self._filter = filter_subject
         self._decode = decode
-        self._config = ConsumerConfig(
-            durable_name=durable,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=ack_wait_s,
-            max_deliver=max_deliver,
-            max_ack_pending=max_ack_pending,
-            filter_subject=filter_subject,
+        self._config = durable_config(
+            durable, filter_subject, ack_wait_s, max_deliver, max_ack_pending
         )
         self._subscription: JetStreamContext.PullSubscription | None = None
 
@@ -143,6 +150,230 @@ class PullConsumer(Generic[T]):
             logger.warning("dropping message on %s: %s", msg.subject, error)
             await settle(msg.term())
             return None
+
+
+class StreamingConsumer(Generic[T]):
+    """A durable pull consumer that hands over each message as soon as it comes.
+
+    It keeps pull requests open on the server for as many messages as its
+    receiver has room for. A message is handed over the moment it is stored,
+    not when a batch has filled, and one request covers many messages when
+    they trickle in.
+
+    The server sends no word when a request has brought all it asked for, and
+    a 408 with the number it still owed when one expires; so the consumer
+    counts what is owed in total: up by each request, down by each message
+    and by what an expired request still owed.
+    """
+
+    def __init__(
+        self,
+        nc: Client,
+        js: JetStreamContext,
+        stream: str,
+        durable: str,
+        filter_subject: str,
+        decode: Callable[[bytes], T],
+        ack_wait_s: float = 30.0,
+        max_deliver: int = 5,
+        max_ack_pending: int = 10_000,
+        pull_expires_s: float = PULL_EXPIRES_S,
+    ) -> None:
+        self._nc = nc
+        self._js = js
+        self._stream = stream
+        self._durable = durable
+        self._filter = filter_subject
+        self._decode = decode
+        self._config = durable_config(
+            durable, filter_subject, ack_wait_s, max_deliver, max_ack_pending
+        )
+        self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._expires_ns = int(pull_expires_s * 1e9)
+        self._lost_after_s = pull_expires_s + PULL_LOST_MARGIN_S
+        self._room: Callable[[], int] = lambda: 0
+        self._receive: Callable[[Delivery[T]], None] | None = None
+        self._subscription: Subscription | None = None
+        self._inbox = ""
+        self.owed = 0
+        """Messages the open pull requests may still bring."""
+        self._heard_at = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._paused: asyncio.TimerHandle | None = None
+        self._requests: set[asyncio.Task[None]] = set()
+
+    async def start(
+        self, room: Callable[[], int], receive: Callable[[Delivery[T]], None]
+    ) -> None:
+        """Bind if needed and feed `receive`, never owing more than `room()`.
+
+        `receive` is called on the event loop for every decoded message; it
+        must take the message at once (start a task), not process it inline.
+        Call `pull()` whenever the receiver's room grows.
+        """
+        self._room = room
+        self._receive = receive
+        if self._subscription is None:
+            await self.bind()
+        else:
+            self.pull()
+
+    async def bind(self) -> None:
+        """Create the durable consumer if needed and subscribe a fresh inbox."""
+        await self.close()
+        try:
+            await self._js.consumer_info(self._stream, self._durable)
+        except NotFoundError:
+            await self._js.add_consumer(self._stream, self._config)
+        self._inbox = self._nc.new_inbox()
+        self._subscription = await self._nc.subscribe(self._inbox, cb=self._received)
+        logger.info(
+            "consumer %s bound on %s (%s), streaming",
+            self._durable,
+            self._stream,
+            self._filter,
+        )
+        self.pull()
+
+    async def close(self) -> None:
+        """Stop pulling; messages already on their way are handed back (nak).
+
+        The durable consumer stays on the server for next time. Once the
+        inbox is gone the server drops our open pull requests.
+        """
+        subscription, self._subscription = self._subscription, None
+        self.owed = 0
+        for timer in (self._watchdog, self._paused):
+            if timer is not None:
+                timer.cancel()
+        self._watchdog = self._paused = None
+        if subscription is None:
+            return
+        try:
+            await asyncio.wait_for(subscription.drain(), DRAIN_TIMEOUT_S)
+        except Exception as error:  # connection away: they come back after ack wait
+            logger.debug("could not drain %s: %s", self._durable, error)
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    def pull(self) -> None:
+        """Open a pull request if the receiver has enough room beyond what is owed.
+
+        With nothing owed, any room is worth a request; otherwise the new
+        request must be at least as large as what is still owed, so that
+        while messages trickle in one request covers several of them instead
+        of one request per finished job.
+        """
+        if self._subscription is None or self._paused is not None:
+            return
+        room = self._room() - self.owed
+        if room <= 0 or room < self.owed:
+            return
+        self.owed += room
+        request = {"batch": room, "expires": self._expires_ns}
+        task = asyncio.ensure_future(
+            self._nc.publish(
+                self._next_subject, json.dumps(request).encode(), reply=self._inbox
+            )
+        )
+        self._requests.add(task)
+        task.add_done_callback(self._request_sent)
+        self._heard_at = time.monotonic()
+        if self._watchdog is None:
+            self._watchdog = asyncio.get_running_loop().call_later(
+                self._lost_after_s, self._check_lost
+            )
+
+    def _request_sent(self, task: asyncio.Task[None]) -> None:
+        self._requests.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Only a closed connection refuses a publish; the watchdog would
+            # ask again if it came back.
+            logger.debug("pull request not sent: %s", task.exception())
+
+    def _check_lost(self) -> None:
+        # Every request expires within pull_expires_s and then says so with a
+        # 408; silence for longer while something is owed means the requests
+        # were lost (a reconnect to another server, say).
+        self._watchdog = None
+        if self.owed <= 0 or self._subscription is None:
+            return
+        quiet_s = time.monotonic() - self._heard_at
+        if quiet_s >= self._lost_after_s:
+            logger.info("pull requests on %s lost; asking again", self._durable)
+            self.owed = 0
+            self.pull()
+            return
+        self._watchdog = asyncio.get_running_loop().call_later(
+            self._lost_after_s - quiet_s, self._check_lost
+        )
+
+    async def _received(self, msg: Msg) -> None:
+        self._heard_at = time.monotonic()
+        status = msg.headers.get("Status") if msg.headers else None
+        if status is not None and not msg.data:
+            if status != "100":  # an idle heartbeat ends nothing
+                self._pull_ended(status, msg.headers or {})
+            return
+
+        self.owed = max(self.owed - 1, 0)
+        if self._subscription is None or self._receive is None:
+            await settle(msg.nak())  # closing: another worker may take it now
+            return
+        delivery = await self._decoded(msg)
+        if delivery is None:
+            self.pull()
+            return
+        self._receive(delivery)
+
+    def _pull_ended(self, status: str, headers: dict[str, str]) -> None:
+        unserved = headers.get("Nats-Pending-Messages")
+        if unserved is not None and unserved.isdigit():
+            self.owed = max(self.owed - int(unserved), 0)
+        else:  # an end without the count: assume nothing else is open
+            self.owed = 0
+        if status == "408":  # expired: ask again at once
+            self.pull()
+            return
+        # 409 (consumer deleted, leadership change, ...) or 503 (no such
+        # consumer): asking again at once would only spin.
+        description = (headers.get("Description") or "").strip().split("\n")[0]
+        logger.info("pull on %s ended: %s %s", self._durable, status, description)
+        if self._paused is None:
+            self._paused = asyncio.get_running_loop().call_later(
+                PULL_RETRY_S, self._resume
+            )
+
+    def _resume(self) -> None:
+        self._paused = None
+        self.pull()
+
+    async def _decoded(self, msg: Msg) -> Delivery[T] | None:
+        try:
+            return Delivery(msg, self._decode(msg.data))
+        except MalformedMessage as error:
+            logger.warning("dropping message on %s: %s", msg.subject, error)
+            await settle(msg.term())
+            return None
+
+
+def durable_config(
+    durable: str,
+    filter_subject: str,
+    ack_wait_s: float,
+    max_deliver: int,
+    max_ack_pending: int,
+) -> ConsumerConfig:
+    """An explicit-ack durable consumer that starts from the first message."""
+    return ConsumerConfig(
+        durable_name=durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=ack_wait_s,
+        max_deliver=max_deliver,
+        max_ack_pending=max_ack_pending,
+        filter_subject=filter_subject,
+    )
 
 
 async def settle(action) -> None:

@@ -91,6 +91,8 @@ class FileStore:
                 while len(buffer) >= CHUNK_BYTES:
                     await send(bytes(buffer[:CHUNK_BYTES]))
                     del buffer[:CHUNK_BYTES]
+            if count == 0 and not replace:
+                return await self._put_whole(name, bytes(buffer))
             if buffer:
                 await send(bytes(buffer))
             await asyncio.gather(*pending)
@@ -110,11 +112,46 @@ class FileStore:
         self, name: str, data: bytes, replace: bool = True
     ) -> StoredFile:
         """Store an object held in memory."""
+        if not replace and len(data) <= CHUNK_BYTES:
+            return await self._put_whole(name, data)
 
         async def one_piece() -> AsyncIterator[bytes]:
             yield data
 
         return await self.put_stream(name, one_piece(), replace=replace)
+
+    async def _put_whole(self, name: str, data: bytes) -> StoredFile:
+        """Store a new object of at most one chunk: one write, one round trip.
+
+        Chunk and metadata are published together and their acks awaited
+        together. JetStream stores one connection's messages to a stream in
+        order, so the metadata never lands before its chunk; if either is
+        refused, both are purged (the name is new: no older version is lost).
+        """
+        digest = hashlib.sha256(data)
+        nuid = self._js._nc._nuid.next().decode()
+        stored = StoredFile(name, len(data), 1 if data else 0, digest.hexdigest(), nuid)
+        chunk_subject = f"$O.{self._bucket}.C.{nuid}"
+        meta_subject = self._meta_subject(name)
+        acks: list[asyncio.Future] = []
+        try:
+            if data:
+                acks.append(await self._js.publish_async(chunk_subject, data))
+            meta = self._meta_payload(stored, digest.digest())
+            acks.append(
+                await self._js.publish_async(
+                    meta_subject, meta, headers={"Nats-Rollup": "sub"}
+                )
+            )
+            await asyncio.gather(*acks)
+        except BaseException:
+            for ack in acks:
+                ack.cancel()
+            await asyncio.shield(self._purge(chunk_subject))
+            await asyncio.shield(self._purge(meta_subject))
+            raise
+        logger.debug("stored %s (%d bytes in one chunk)", name, len(data))
+        return stored
 
     async def put_file(self, name: str, path: Path, replace: bool = True) -> StoredFile:
         """Store a local file, read a chunk at a time off the event loop."""
@@ -185,15 +222,20 @@ class FileStore:
         if size != stored.size or digest.hexdigest() != stored.sha256:
             raise FileCorrupt(name, "size or digest does not match")
 
-    async def read_bytes(self, name: str) -> bytes:
-        """The whole object in memory: for small files only."""
-        return b"".join([piece async for piece in self.read_chunks(name)])
+    async def read_bytes(self, name: str, stored: StoredFile | None = None) -> bytes:
+        """The whole object in memory: for small files only.
 
-    async def read_to_file(self, name: str, path: Path) -> StoredFile:
+        Pass `stored` when the metadata is already at hand: it saves a round trip.
+        """
+        return b"".join([piece async for piece in self.read_chunks(name, stored)])
+
+    async def read_to_file(
+        self, name: str, path: Path, stored: StoredFile | None = None
+    ) -> StoredFile:
         """Copy an object into a local file, a chunk at a time."""
-        stored = await self.info(name)
+        stored = stored or await self.info(name)
         if stored.size <= CHUNK_BYTES:
-            path.write_bytes(await self.read_bytes(name))
+            path.write_bytes(await self.read_bytes(name, stored))
             return stored
         handle = await asyncio.to_thread(open, path, "wb")
         try:
@@ -213,9 +255,7 @@ class FileStore:
         await self._purge(self._meta_subject(name))
         return True
 
-    async def _publish_meta(
-        self, stored: StoredFile, raw_digest: bytes, replace: bool
-    ) -> None:
+    def _meta_payload(self, stored: StoredFile, raw_digest: bytes) -> bytes:
         info = ObjectInfo(
             name=stored.name,
             bucket=self._bucket,
@@ -226,13 +266,18 @@ class FileStore:
             digest="SHA-256=" + base64.urlsafe_b64encode(raw_digest).decode(),
             options=ObjectMetaOptions(max_chunk_size=CHUNK_BYTES),
         )
+        return json.dumps(info.as_dict()).encode()
+
+    async def _publish_meta(
+        self, stored: StoredFile, raw_digest: bytes, replace: bool
+    ) -> None:
         previous = None
         if replace:
             with contextlib.suppress(FileMissing):
                 previous = await self.info(stored.name)
         await self._js.publish(
             self._meta_subject(stored.name),
-            json.dumps(info.as_dict()).encode(),
+            self._meta_payload(stored, raw_digest),
             headers={"Nats-Rollup": "sub"},
         )
         # A rewritten object (a retried job's output) leaves no stale chunks.

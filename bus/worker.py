@@ -1,4 +1,4 @@
-"""The job loop every node runs: pull, process concurrently, settle, repeat.
+"""The job loop every node runs: take jobs as they come, process, settle.
 
 The handler publishes the task's events itself; this loop owns the message:
 it keeps the lease alive with `in_progress` while a job runs, acks when the
@@ -7,11 +7,10 @@ hiccup (NATS briefly away) means a retry rather than a lost job.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from bus.consumer import Delivery, PullConsumer, settle
+from bus.consumer import Delivery, StreamingConsumer, settle
 from bus.schemas import Job
 
 logger = logging.getLogger(__name__)
@@ -23,11 +22,11 @@ RETRY_DELAY_S = 2.0
 
 
 class JobWorker:
-    """Runs a handler over a pull consumer with bounded concurrency."""
+    """Runs a handler over a streaming consumer with bounded concurrency."""
 
     def __init__(
         self,
-        consumer: PullConsumer[Job],
+        consumer: StreamingConsumer[Job],
         handler: JobHandler,
         concurrency: int,
         lease_refresh_s: float = 10.0,
@@ -38,8 +37,8 @@ class JobWorker:
         self._handler = handler
         self._concurrency = concurrency
         self._lease_refresh_s = lease_refresh_s
-        self._active: set[asyncio.Task[None]] = set()
-        self._slots_freed = asyncio.Event()
+        self._active: dict[asyncio.Task[None], Delivery[Job]] = {}
+        self._accepting = False
 
     @property
     def in_flight(self) -> int:
@@ -48,29 +47,37 @@ class JobWorker:
 
     async def run(self, stop: asyncio.Event, grace_s: float = 30.0) -> None:
         """Process jobs until `stop` is set, then let running ones finish."""
-        async for batch in self._consumer.batches(stop, self._free_slots):
-            for delivery in batch:
-                task = asyncio.create_task(self._process(delivery))
-                self._active.add(task)
-                task.add_done_callback(self._finished)
-            while self._free_slots() == 0 and not stop.is_set():
-                self._slots_freed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._slots_freed.wait(), timeout=1.0)
-
-        await self._consumer.close()
-        await self._finish_in_flight(grace_s)
+        # One loop refreshes every running job's lease: cheaper than a timer
+        # per job when most jobs take milliseconds.
+        leases = asyncio.create_task(self._keep_leases(), name="job leases")
+        try:
+            self._accepting = True
+            await self._consumer.start(self._free_slots, self._start)
+            await stop.wait()
+            self._accepting = False
+            await self._consumer.close()
+            await self._finish_in_flight(grace_s)
+        finally:
+            self._accepting = False
+            leases.cancel()
+            await asyncio.gather(leases, return_exceptions=True)
 
     def _free_slots(self) -> int:
+        if not self._accepting:
+            return 0
         return self._concurrency - len(self._active)
 
+    def _start(self, delivery: Delivery[Job]) -> None:
+        task = asyncio.create_task(self._process(delivery))
+        self._active[task] = delivery
+        task.add_done_callback(self._finished)
+
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._active.discard(task)
-        self._slots_freed.set()
+        self._active.pop(task, None)
+        self._consumer.pull()
 
     async def _process(self, delivery: Delivery[Job]) -> None:
         job = delivery.item
-        keep_alive = asyncio.create_task(self._keep_lease(delivery))
         try:
             await self._handler(job, delivery.attempt)
         except asyncio.CancelledError:
@@ -86,13 +93,15 @@ class JobWorker:
             await settle(delivery.msg.nak(delay=RETRY_DELAY_S))
         else:
             await settle(delivery.msg.ack())
-        finally:
-            keep_alive.cancel()
 
-    async def _keep_lease(self, delivery: Delivery[Job]) -> None:
+    async def _keep_leases(self) -> None:
+        # Every running job is refreshed at least once per interval, so a job
+        # never goes longer than lease_refresh_s without one.
         while True:
             await asyncio.sleep(self._lease_refresh_s)
-            await settle(delivery.msg.in_progress())
+            for task, delivery in list(self._active.items()):
+                if not task.done():
+                    await settle(delivery.msg.in_progress())
 
     async def _finish_in_flight(self, grace_s: float) -> None:
         if not self._active:

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from bus.settings import env_float
 
@@ -118,6 +118,18 @@ class Emulation:
                     self._sleep(delay_s)
 
         return run
+
+    async def slowed_here(self, work: Callable[..., R], *args: Any) -> R:
+        """Run `work` on the calling (event loop) thread, then wait the extra
+        time a slower node would have needed, without blocking, so a caller
+        holding a compute slot holds it as long as slower hardware would."""
+        began = self._clock()
+        try:
+            return work(*args)
+        finally:
+            delay_s = self.compute_delay_s(self._clock() - began)
+            if delay_s > 0:
+                await self._async_sleep(delay_s)
 
     def reported_speed(self, calibrated: float) -> float:
         """The speed a node announces: what it measured, scaled down."""

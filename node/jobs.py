@@ -3,6 +3,11 @@
 Everything that happens is published as a task event. A file that cannot be
 processed fails its task with the reason and the job is done; only trouble
 with the bus itself raises, so the worker loop retries the job later.
+
+`completed` and `failed` are published to JetStream and wait for its ack
+before the job is acked. `started` and `progress` are advisory: they go out
+without waiting for an ack, because the final event carries `started_at`
+and moves the record forward on its own if one of them is lost.
 """
 
 import asyncio
@@ -10,16 +15,17 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 import media
 from bus import subjects
 from bus.errors import FileCorrupt, FileMissing
-from bus.file_store import FileStore
+from bus.file_store import CHUNK_BYTES, FileStore
 from bus.schemas import Job, TaskEvent
+from node.compute import Compute, fits_inline
 from node.emulation import Emulation
 from node.load import LoadTracker
 
@@ -33,6 +39,7 @@ class JobRunner:
 
     def __init__(
         self,
+        nc: Client,
         js: JetStreamContext,
         files: FileStore,
         node_id: str,
@@ -42,21 +49,21 @@ class JobRunner:
         load: LoadTracker,
         emulation: Emulation,
     ) -> None:
+        self._nc = nc
         self._js = js
         self._files = files
         self._node_id = node_id
         self._tier = tier
         self._work_dir = work_dir / f"offload-{node_id}"
         self._work_dir.mkdir(parents=True, exist_ok=True)
-        self._pool = ThreadPoolExecutor(compute_threads, thread_name_prefix="compute")
+        self._compute = Compute(compute_threads, emulation)
         self._load = load
         self._emulation = emulation
-        self._process = emulation.slowed(media.process)
         self._background: set[asyncio.Future] = set()
 
     def close(self) -> None:
         """Release the compute threads and the scratch folder."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._compute.close()
         shutil.rmtree(self._work_dir, ignore_errors=True)
 
     async def __call__(self, job: Job, attempt: int) -> None:
@@ -69,11 +76,8 @@ class JobRunner:
         scratch = self._work_dir / f"{job.task_id}-{attempt}"
         try:
             started = self._event("started", job, attempt, started_at=started_at)
-            pending_started = await self._js.publish_async(
-                subjects.task_event("started"), started.encode()
-            )
+            await self._nc.publish(subjects.task_event("started"), started.encode())
             ok = await self._run(job, attempt, started_at, scratch)
-            await pending_started
         finally:
             self._load.job_finished(time.time() - started_at, ok)
             for suffix in (".input", ".output"):
@@ -87,7 +91,7 @@ class JobRunner:
 
         began = time.perf_counter()
         try:
-            await self._files.read_to_file(job.input_object, input_path)
+            small_input = await self._fetch(job, input_path)
         except (FileMissing, FileCorrupt) as error:
             await self._fail(job, attempt, started_at, f"input unavailable: {error}")
             return False
@@ -95,15 +99,14 @@ class JobRunner:
         fetched = time.perf_counter()
 
         try:
-            info = await asyncio.get_running_loop().run_in_executor(
-                self._pool,
-                self._process,
+            info = await self._compute.run(
                 job.kind,
                 job.operation,
                 job.params,
                 input_path,
                 output_path,
                 self._progress_reporter(job, attempt),
+                inline=fits_inline(job.kind, small_input),
             )
         except media.MediaError as error:
             await self._fail(job, attempt, started_at, str(error))
@@ -136,6 +139,20 @@ class JobRunner:
         logger.debug("task %s done in %.3fs", job.task_id, stored - began)
         return True
 
+    async def _fetch(self, job: Job, input_path: Path) -> bytes | None:
+        """Copy the input to its scratch file; return its bytes when it is small.
+
+        An object of one chunk comes in one message and is written in one go;
+        a bigger one is streamed to the file and never held whole.
+        """
+        stored = await self._files.info(job.input_object)
+        if stored.size > CHUNK_BYTES:
+            await self._files.read_to_file(job.input_object, input_path, stored)
+            return None
+        data = await self._files.read_bytes(job.input_object, stored)
+        input_path.write_bytes(data)
+        return data
+
     async def _fail(
         self, job: Job, attempt: int, started_at: float, reason: str
     ) -> None:
@@ -155,11 +172,15 @@ class JobRunner:
         last_sent = 0.0
 
         def report(fraction: float) -> None:
-            # Called from a compute thread: hand the publish to the event loop,
-            # at most every PROGRESS_INTERVAL_S.
+            # Called from a compute thread (or the loop itself for a small
+            # image): hand the publish to the event loop, at most every
+            # PROGRESS_INTERVAL_S. The final 1.0 is left to the completed
+            # event, which sets it.
             nonlocal last_sent
+            if fraction >= 1.0:
+                return
             now = time.monotonic()
-            if now - last_sent < PROGRESS_INTERVAL_S and fraction < 1.0:
+            if now - last_sent < PROGRESS_INTERVAL_S:
                 return
             last_sent = now
             event = self._event("progress", job, attempt, progress=fraction)
@@ -170,7 +191,7 @@ class JobRunner:
     def _publish_soon(self, event: TaskEvent) -> None:
         async def publish() -> None:
             try:
-                await self._js.publish(subjects.task_event("progress"), event.encode())
+                await self._nc.publish(subjects.task_event("progress"), event.encode())
             except Exception as error:  # progress is advisory; the job goes on
                 logger.debug("progress event lost: %s", error)
 

@@ -12,7 +12,7 @@ from nats.js.kv import KeyValue
 
 from bus import subjects
 from bus.connection import close, connect, jetstream
-from bus.consumer import PullConsumer
+from bus.consumer import StreamingConsumer
 from bus.file_store import FileStore
 from bus.nodes import nodes_bucket, publish_heartbeat, withdraw
 from bus.provision import provision
@@ -46,7 +46,8 @@ async def run_node(settings: NodeSettings, stop: asyncio.Event) -> None:
     await provision(js, settings.bus)
 
     subject, durable = job_subscription(settings)
-    consumer = PullConsumer(
+    consumer = StreamingConsumer(
+        nc,
         js,
         subjects.JOBS_STREAM,
         durable,
@@ -59,6 +60,7 @@ async def run_node(settings: NodeSettings, stop: asyncio.Event) -> None:
 
     load = LoadTracker(capacity=settings.compute_threads)
     runner = JobRunner(
+        nc,
         js,
         FileStore(js),
         settings.node_id,
@@ -109,7 +111,7 @@ async def _heartbeat_loop(
     js: JetStreamContext,
     kv: KeyValue,
     settings: NodeSettings,
-    consumer: PullConsumer[Job],
+    consumer: StreamingConsumer[Job],
     speed: float,
     load: LoadTracker,
 ) -> None:
@@ -145,12 +147,11 @@ async def _heartbeat_loop(
         await asyncio.sleep(settings.heartbeat_interval_s)
 
 
-async def _recreate_consumer(consumer: PullConsumer[Job], durable: str) -> None:
+async def _recreate_consumer(consumer: StreamingConsumer[Job], durable: str) -> None:
     # The coordinator deletes the consumer of a node it took for dead and
     # re-plans its queue; a node that was only late starts afresh.
     logger.warning("job consumer %s is gone (our queue was re-planned)", durable)
     try:
-        await consumer.close()
         await consumer.bind()
     except Exception as error:  # a re-plan may still hold the subject
         logger.warning("could not recreate %s yet: %s", durable, error)

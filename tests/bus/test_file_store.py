@@ -63,3 +63,22 @@ async def test_rewriting_an_object_replaces_it(js):
     assert await store.read_bytes("t4/output") == b"second"
     assert await store.delete("t4/output")
     assert not await store.delete("t4/output")
+
+
+@pytest.mark.parametrize("size", [0, 1800, CHUNK_BYTES])
+async def test_a_new_object_of_one_chunk_is_standard_and_reads_back(js, size):
+    store = FileStore(js)
+    data = os.urandom(size)
+    name = f"t5-{size}/input"
+
+    streamed = await store.put_stream(name, pieces(data, 1000), replace=False)
+    in_memory = await store.put_bytes(f"t6-{size}/input", data, replace=False)
+
+    for stored in (streamed, in_memory):
+        assert stored.size == size
+        assert stored.chunks == (1 if size else 0)
+        assert stored.sha256 == hashlib.sha256(data).hexdigest()
+    assert await store.info(name) == streamed
+    assert await store.read_bytes(name, streamed) == data
+    standard = await js.object_store("files")
+    assert (await standard.get(f"t6-{size}/input")).data == data

@@ -5,7 +5,7 @@ import time
 import uuid
 
 from bus import subjects
-from bus.consumer import PullConsumer
+from bus.consumer import StreamingConsumer
 from bus.schemas import Job
 from bus.worker import JobWorker
 from tests.e2e.system import wait_until
@@ -29,8 +29,9 @@ def a_job(task_id: str) -> Job:
     )
 
 
-async def run_worker(js, node_id, handler, stop, ack_wait_s=1.0, concurrency=2):
-    consumer = PullConsumer(
+async def run_worker(nc, js, node_id, handler, stop, ack_wait_s=1.0, concurrency=2):
+    consumer = StreamingConsumer(
+        nc,
         js,
         subjects.JOBS_STREAM,
         subjects.edge_consumer(node_id),
@@ -42,7 +43,7 @@ async def run_worker(js, node_id, handler, stop, ack_wait_s=1.0, concurrency=2):
     return asyncio.create_task(worker.run(stop, grace_s=5))
 
 
-async def test_a_job_longer_than_its_ack_wait_keeps_its_lease(js):
+async def test_a_job_longer_than_its_ack_wait_keeps_its_lease(nc, js):
     node_id = f"w{uuid.uuid4().hex[:8]}"
     calls: list[int] = []
 
@@ -51,7 +52,7 @@ async def test_a_job_longer_than_its_ack_wait_keeps_its_lease(js):
         await asyncio.sleep(2.5)
 
     stop = asyncio.Event()
-    loop = await run_worker(js, node_id, slow, stop, ack_wait_s=1.0)
+    loop = await run_worker(nc, js, node_id, slow, stop, ack_wait_s=1.0)
     await js.publish(subjects.edge_jobs(node_id), a_job("long").encode())
     await asyncio.sleep(4)
     stop.set()
@@ -62,7 +63,7 @@ async def test_a_job_longer_than_its_ack_wait_keeps_its_lease(js):
     assert info.num_ack_pending == 0 and info.num_redelivered == 0
 
 
-async def test_a_failing_handler_is_retried_and_garbage_does_not_block(js):
+async def test_a_failing_handler_is_retried_and_garbage_does_not_block(nc, js):
     node_id = f"w{uuid.uuid4().hex[:8]}"
     seen: list[tuple[str, int]] = []
 
@@ -72,7 +73,7 @@ async def test_a_failing_handler_is_retried_and_garbage_does_not_block(js):
             raise ConnectionError("store briefly away")
 
     stop = asyncio.Event()
-    loop = await run_worker(js, node_id, flaky, stop)
+    loop = await run_worker(nc, js, node_id, flaky, stop)
     await js.publish(subjects.edge_jobs(node_id), b"\x00not a job")
     await js.publish(subjects.edge_jobs(node_id), a_job("flaky").encode())
     await js.publish(subjects.edge_jobs(node_id), a_job("fine").encode())
@@ -88,7 +89,7 @@ async def test_a_failing_handler_is_retried_and_garbage_does_not_block(js):
     assert info.num_ack_pending == 0 and info.num_pending == 0
 
 
-async def test_concurrency_is_bounded(js):
+async def test_concurrency_is_bounded(nc, js):
     node_id = f"w{uuid.uuid4().hex[:8]}"
     running = 0
     peak = 0
@@ -103,7 +104,7 @@ async def test_concurrency_is_bounded(js):
         done += 1
 
     stop = asyncio.Event()
-    loop = await run_worker(js, node_id, busy, stop, concurrency=3)
+    loop = await run_worker(nc, js, node_id, busy, stop, concurrency=3)
     for index in range(12):
         await js.publish(subjects.edge_jobs(node_id), a_job(f"j{index}").encode())
     await wait_until(lambda: asyncio.sleep(0, done == 12), 10, "12 jobs", 0.05)

@@ -93,6 +93,18 @@ def test_failed_work_is_slowed_too_and_still_raises():
     assert clock.now == pytest.approx(0.1)
 
 
+async def test_work_on_the_event_loop_is_followed_by_the_slower_nodes_extra_time():
+    clock = FakeClock()
+    half_speed = emulation(clock, speed_factor=0.5)
+
+    def work() -> str:
+        clock.now += 0.002  # the work itself takes 2 ms
+        return "done"
+
+    assert await half_speed.slowed_here(work) == "done"
+    assert clock.slept == [pytest.approx(0.002)]
+
+
 def test_reported_speed_is_calibrated_speed_times_factor():
     slow = Emulation(EmulationSettings(speed_factor=0.5))
 
