@@ -123,6 +123,32 @@ SCENARIOS: dict[str, Scenario] = {
     "edge-failure": replace(
         STEADY, name="edge-failure", fail_p=1 / 300, recover_p=0.01
     ),
+    # The emulated system of `make bench-system` on one machine: three small
+    # edge devices (speed factors 0.3, 0.2, 0.1 of a node calibrated near
+    # 1.25), cloud nodes behind 60 ms and 10 MB/s, the sample photos (about
+    # 0.2 MP, stored as PNG at about 2.5 MB per MP) and 48-frame 320x240
+    # clips, arriving at 2/s with bursts of about 30 tasks.
+    "lab": replace(
+        STEADY,
+        name="lab",
+        edge_speed=(0.38, 0.25, 0.13),
+        cloud_speed=1.0,
+        edge_bw_mbps=100.0,
+        edge_rtt_s=0.002,
+        cloud_bw_mbps=10.0,
+        cloud_rtt_s=0.06,
+        rate_low=2.0,
+        rate_high=40.0,
+        p_burst_start=0.01,
+        p_burst_end=1 / 30,
+        video_fraction=0.14,
+        image_mp_median=0.2,
+        image_mp_sigma=0.3,
+        image_mb_per_mp=2.5,
+        video_frame_mp_median=3.7,
+        video_frame_mp_sigma=0.1,
+        video_mb_per_frame_mp=0.01,
+    ),
 }
 
 
