@@ -9,12 +9,13 @@ from PIL import Image
 
 from media.errors import ProcessingFailed
 from media.failures import failures_as
+from media.frame_sampling import FrameSampler
 from media.geometry import checked_size
 from media.outputs import OutputInfo
 from media.params import Params, integer
 from media.progress import ProgressReporter
 from media.targets import PNG
-from media.video_input import count_frames, decoded_frames, open_video
+from media.video_input import count_frames, open_video
 
 logger = logging.getLogger(__name__)
 
@@ -40,25 +41,26 @@ def make_contact_sheet(
         raise ProcessingFailed("cannot decode video: it contains no frames")
     sheet: Image.Image | None = None
     tile_height = 0
-    placed = 0
     # Reopened because counting may have read the file to the end.
     with open_video(input_path) as source:
-        for index, frame in enumerate(decoded_frames(source)):
+        sampler = FrameSampler(source, frame_count)
+        for placed, frame in enumerate(sampler.frames_at(wanted, reporter.update)):
             if sheet is None:
                 tile_height = max(1, round(tile_width * frame.height / frame.width))
                 size = checked_size(columns * tile_width, rows * tile_height)
                 sheet = Image.new("RGB", size, _BACKGROUND)
-            if index == wanted[placed]:
-                with failures_as("cannot decode video"):
-                    tile = frame.reformat(
-                        tile_width, tile_height, "rgb24", interpolation="AREA"
-                    ).to_image()
-                row, column = divmod(placed, columns)
-                sheet.paste(tile, (column * tile_width, row * tile_height))
-                placed += 1
-                if placed == len(wanted):
-                    break
-            reporter.update(index + 1, wanted[-1] + 1)
+            with failures_as("cannot decode video"):
+                tile = frame.reformat(
+                    tile_width, tile_height, "rgb24", interpolation="AREA"
+                ).to_image()
+            row, column = divmod(placed, columns)
+            sheet.paste(tile, (column * tile_width, row * tile_height))
+    logger.debug(
+        "contact sheet of %d frames: %d decoded, %d seeks",
+        frame_count,
+        sampler.decoded,
+        sampler.seeks,
+    )
     if sheet is None:
         raise ProcessingFailed("cannot decode video: it contains no frames")
     with failures_as("cannot write image"):

@@ -20,7 +20,9 @@ def validate_operation(kind: str, name: str, params: Mapping[str, object]) -> di
     operation = lookup_operation(kind, name)
     values: dict[str, object] = {p.name: p.default for p in operation.params}
     for key, raw in params.items():
-        param = operation.param(str(key))
+        # Only a string can name a parameter; str() of anything else could
+        # itself fail (an int too long to print).
+        param = operation.param(key) if isinstance(key, str) else None
         if param is None:
             raise _unknown_param(operation, key)
         if not is_blank(raw):
@@ -57,7 +59,7 @@ def _unknown_param(operation: Operation, key: object) -> InvalidOperation:
         "valid parameters: " + ", ".join(valid) if valid else "it takes no parameters"
     )
     return InvalidOperation(
-        str(key)[:40],
+        key[:40] if isinstance(key, str) else quote(key),
         f"unknown parameter {quote(key)} for {operation.kind} {operation.name};"
         f" {accepted}",
         valid,

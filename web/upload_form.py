@@ -105,7 +105,8 @@ def parse_params(raw: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: arrays or objects nested thousands deep.
         raise ApiError(
             400, 'params must be a JSON object, e.g. {"width": 100}', field="params"
         ) from None

@@ -135,9 +135,11 @@ async def _guarded(read: Awaitable[T]) -> T:
     try:
         return await read
     except (ValueError, AssertionError, HttpProcessingError) as error:
-        raise ApiError(
-            400, f"the multipart body is malformed ({str(error)[:80]})"
-        ) from None
+        # aiohttp's own str() reads "400, message:\n  ..."; its message alone,
+        # on one line, is what the client needs.
+        said = error.message if isinstance(error, HttpProcessingError) else error
+        detail = " ".join(str(said).split())[:80]
+        raise ApiError(400, f"the multipart body is malformed ({detail})") from None
 
 
 async def _chunks(part: BodyPartReader, first: bytes) -> AsyncIterator[bytes]:
