@@ -9,7 +9,7 @@ from bus import connection
 from bus.file_store import FileStore
 from bus.nodes import NodeDirectory, nodes_bucket
 from bus.provision import provision
-from bus.task_store import KvTaskStore
+from bus.store_factory import open_task_store
 from web.auth import auth_middleware, warn_if_open
 from web.byte_ranges import RangeReader
 from web.counters import Metrics
@@ -30,7 +30,7 @@ async def bus_context(app: web.Application) -> AsyncIterator[None]:
     js = connection.jetstream(nc)
     await provision(js, settings.bus)
 
-    store = await KvTaskStore.open(js)
+    store = await open_task_store(js)
     await store.start_view()
     directory = NodeDirectory(await nodes_bucket(js), settings.bus.node_ttl_s)
     await directory.start()

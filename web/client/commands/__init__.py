@@ -4,7 +4,7 @@ A new command is a module with a `COMMAND = Command(...)` (see `base`) and one
 more entry in COMMANDS; `web.client.main` builds the parser from this table.
 """
 
-from web.client.commands import fetch, nodes, status, submit
+from web.client.commands import fetch, migrate, nodes, status, submit
 from web.client.commands.base import Command
 
 COMMANDS: tuple[Command, ...] = (
@@ -12,4 +12,5 @@ COMMANDS: tuple[Command, ...] = (
     status.COMMAND,
     fetch.COMMAND,
     nodes.COMMAND,
+    migrate.COMMAND,
 )
