@@ -34,7 +34,7 @@ async def bus_context(app: web.Application) -> AsyncIterator[None]:
     await store.start_view()
     directory = NodeDirectory(await nodes_bucket(js), settings.bus.node_ttl_s)
     await directory.start()
-    hub = EventHub(js, directory)
+    hub = EventHub(store, directory)
     await hub.start()
 
     app[NC] = nc

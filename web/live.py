@@ -1,8 +1,9 @@
 """Live changes for the event stream: task records and node heartbeats.
 
-One hub per web process follows the `tasks` KV bucket (new changes only, as
-an ordered consumer, while anybody listens) and the node directory, and hands
-every change to each connected subscriber. Nothing grows without bound:
+One hub per web process follows the task store's change feed (new changes
+only, while anybody listens: an ordered consumer on the `tasks` bucket, or a
+MongoDB change stream) and the node directory, and hands every change to each
+connected subscriber. Nothing grows without bound:
 
 - a subscriber holds at most one pending event per task or node (a newer
   change replaces an older one not yet sent: a slow client skips straight to
@@ -22,17 +23,13 @@ import logging
 import time
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
 from typing import Any
 
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
-from nats.js.kv import KV_DEL, KV_OP, KV_PURGE
-
-from bus import subjects
 from bus.errors import MalformedMessage
 from bus.nodes import NodeDirectory
 from bus.schemas import NodeStatus, TaskRecord
+from bus.task_store import Changes, TaskChange, TaskStore
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +37,6 @@ HISTORY = 1024
 MAX_PENDING = 2000
 NODE_SWEEP_S = 1.0
 LINGER_S = 60.0
-MARKER_REASON = "Nats-Marker-Reason"
 
 
 def node_view(node: NodeStatus, now: float) -> dict[str, Any]:
@@ -132,13 +128,13 @@ class EventHub:
 
     def __init__(
         self,
-        js: JetStreamContext,
+        store: TaskStore,
         directory: NodeDirectory,
         history: int = HISTORY,
         max_pending: int = MAX_PENDING,
         linger_s: float = LINGER_S,
     ) -> None:
-        self._js = js
+        self._store = store
         self._directory = directory
         self._history: deque[Event] = deque(maxlen=history)
         self._max_pending = max_pending
@@ -148,7 +144,7 @@ class EventHub:
         self._replayable_from = 1
         self._nodes_task: asyncio.Task[None] | None = None
         self._tasks_task: asyncio.Task[None] | None = None
-        self._subscription: Any = None
+        self._feed: Changes | None = None
         self._starting = asyncio.Lock()
         self._linger: asyncio.Task[None] | None = None
         self.boot = uuid.uuid4().hex[:12]
@@ -162,7 +158,7 @@ class EventHub:
     @property
     def following_tasks(self) -> bool:
         """Whether task changes are being followed right now."""
-        return self._subscription is not None
+        return self._feed is not None
 
     async def start(self) -> None:
         """Follow node heartbeats (task changes wait for the first client)."""
@@ -236,18 +232,15 @@ class EventHub:
 
     async def _follow_tasks(self) -> None:
         async with self._starting:
-            if self._subscription is not None:
+            if self._feed is not None:
                 return
             # Changes before this point were not followed: no replay across it.
             self._replayable_from = self._last_seq + 1
-            self._subscription = await self._js.subscribe(
-                f"$KV.{subjects.TASKS_BUCKET}.>",
-                stream=f"KV_{subjects.TASKS_BUCKET}",
-                ordered_consumer=True,
-                deliver_policy=DeliverPolicy.NEW,
-            )
+            feed = self._store.changes()
+            changes = await feed.__aenter__()
+            self._feed = feed
             self._tasks_task = asyncio.create_task(
-                self._take_task_changes(self._subscription), name="live-tasks"
+                self._take_task_changes(feed, changes), name="live-tasks"
             )
             logger.info("following task changes for live clients")
 
@@ -260,36 +253,40 @@ class EventHub:
             logger.info("no live clients: stopped following task changes")
 
     async def _stop_following_tasks(self) -> None:
-        task, subscription = self._tasks_task, self._subscription
-        self._tasks_task = self._subscription = None
+        task, feed = self._tasks_task, self._feed
+        self._tasks_task = self._feed = None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        if subscription is not None:
+        if feed is not None:
+            # The connection may already be closing; nothing is left to undo.
             with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
+                await feed.__aexit__(None, None, None)
 
-    async def _take_task_changes(self, subscription: Any) -> None:
-        prefix = f"$KV.{subjects.TASKS_BUCKET}."
+    async def _take_task_changes(
+        self, feed: Changes, changes: AsyncIterator[TaskChange]
+    ) -> None:
         try:
-            async for message in subscription.messages:
-                self._on_task_message(message, prefix)
+            async for change in changes:
+                self._on_task_change(change)
         except Exception:
             # Clients would wait for changes that never come: end their
             # streams, and the next one to connect follows afresh.
             logger.exception("lost the task changes; ending the live streams")
-            if self._subscription is subscription:
-                self._subscription = self._tasks_task = None
+            if self._feed is feed:
+                self._feed = self._tasks_task = None
+                with contextlib.suppress(Exception):
+                    await feed.__aexit__(None, None, None)
             self.close_streams()
 
-    def _on_task_message(self, message: Msg, prefix: str) -> None:
-        task_id = message.subject[len(prefix) :]
-        headers = message.headers or {}
-        removed = headers.get(KV_OP) in (KV_DEL, KV_PURGE) or MARKER_REASON in headers
-        if removed or not message.data:
-            self.publish("task-deleted", f"task:{task_id}", data={"id": task_id})
+    def _on_task_change(self, change: TaskChange) -> None:
+        key = f"task:{change.task_id}"
+        if change.deleted:
+            self.publish("task-deleted", key, data={"id": change.task_id})
+        elif change.record is not None:
+            self.publish("task", key, change.record.public())
         else:
-            self.publish("task", f"task:{task_id}", raw=message.data)
+            self.publish("task", key, raw=change.raw)
 
     async def _follow_nodes(self) -> None:
         seen: dict[str, float] = {}

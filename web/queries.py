@@ -7,7 +7,7 @@ next page is right even when that task has been deleted since.
 
 import base64
 import binascii
-import bisect
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -103,17 +103,21 @@ class Listing:
             after=decode_cursor(cursor) if cursor else None,
         )
 
-    def store_query(self) -> TaskQuery:
-        """The filters the store applies; paging is applied here."""
+    def filters(self) -> TaskQuery:
+        """The listing's filters, without paging (what `total` counts)."""
         return TaskQuery(
             status=self.status, tier=self.tier, kind=self.kind, filename=self.filename
         )
 
-    def page(self, ordered: list[TaskRecord]) -> tuple[list[TaskRecord], str | None]:
-        """This page of an ordered listing, and the cursor of the next one."""
-        start = 0
-        if self.after is not None:
-            start = bisect.bisect_right(ordered, self.after, key=sort_key)
-        page = ordered[start : start + self.limit]
-        more = start + self.limit < len(ordered)
+    def store_query(self) -> TaskQuery:
+        """The filters and this page's position, plus one record to see if
+        another page follows."""
+        return dataclasses.replace(
+            self.filters(), after=self.after, limit=self.limit + 1
+        )
+
+    def page(self, fetched: list[TaskRecord]) -> tuple[list[TaskRecord], str | None]:
+        """This page of what `store_query` fetched, and the next page's cursor."""
+        page = fetched[: self.limit]
+        more = len(fetched) > self.limit
         return page, encode_cursor(page[-1]) if more and page else None

@@ -24,8 +24,8 @@ async def stats(request: web.Request) -> web.Response:
     bucket_s = whole_number(
         request.query, "bucket_s", DEFAULT_BUCKET_S, 1, MAX_BUCKET_S
     )
-    records = await every_record(request)
-    return web.json_response(aggregates.stats(records, time.time(), bucket_s))
+    figures = await request.app[STORE].stats(time.time(), bucket_s)
+    return web.json_response(figures)
 
 
 async def computed_at_count(request: web.Request) -> web.Response:

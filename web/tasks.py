@@ -36,12 +36,12 @@ def placement(record: TaskRecord) -> dict[str, Any]:
 async def list_tasks(request: web.Request) -> web.Response:
     """GET /api/v1/tasks: a page of tasks, newest first, the next cursor, a total."""
     listing = Listing.from_query(request.query)
-    records = await request.app[STORE].list(listing.store_query())
-    page, next_cursor = listing.page(records)
+    store = request.app[STORE]
+    page, next_cursor = listing.page(await store.list(listing.store_query()))
     body = {
         "tasks": [record.public() for record in page],
         "next_cursor": next_cursor,
-        "total": len(records),
+        "total": await store.count(listing.filters()),
     }
     return web.json_response(body)
 
@@ -82,18 +82,24 @@ async def schedule_one(request: web.Request) -> web.Response:
     return web.json_response(scheduled[0].public() if scheduled else record.public())
 
 
-async def remove(store: TaskStore, files: FileStore, task_id: str) -> None:
-    """Delete a task's input, output and record (the record last)."""
-    names = [subjects.input_object(task_id), subjects.output_object(task_id)]
+async def remove(store: TaskStore, files: FileStore, record: TaskRecord) -> None:
+    """Delete a task's input, output and record (the record last).
+
+    A run still under way when the record goes stores a result nobody
+    points at; the coordinator removes it when that run reports.
+    """
+    names = {subjects.input_object(record.id), subjects.output_object(record.id)}
+    if record.output_object is not None:
+        names.add(record.output_object)
     await asyncio.gather(*(files.delete(name) for name in names))
-    await store.delete(task_id)
+    await store.delete(record.id)
 
 
 async def delete_task(request: web.Request) -> web.Response:
     """POST /files/del/{id}, DELETE /api/v1/tasks/{id}: remove a task and files."""
     store = request.app[STORE]
     record = await store.get(request.match_info["id"])
-    await remove(store, request.app[FILES], record.id)
+    await remove(store, request.app[FILES], record)
     logger.info("deleted task %s", record.id)
     return web.json_response({"deleted": record.id})
 
@@ -104,16 +110,16 @@ async def delete_all(request: web.Request) -> web.Response:
     files = request.app[FILES]
     gate = asyncio.Semaphore(DELETE_CONCURRENCY)
 
-    async def remove_one(task_id: str) -> bool:
+    async def remove_one(record: TaskRecord) -> bool:
         async with gate:
             try:
-                await remove(store, files, task_id)
+                await remove(store, files, record)
             except TaskNotFound:
                 return False  # somebody else deleted it first
             return True
 
     records = await store.list(TaskQuery())
-    removed = await asyncio.gather(*(remove_one(r.id) for r in records))
+    removed = await asyncio.gather(*(remove_one(r) for r in records))
     count = sum(removed)
     logger.info("deleted all %d tasks", count)
     return web.json_response({"deleted": count})
