@@ -20,6 +20,7 @@ from bus.nats_server import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MONGO_SETTINGS = ("MONGO_URL", "MONGO_DB")
 
 
 @dataclass
@@ -39,8 +40,11 @@ class RunningSystem:
     def start(self, name: str, module: str, **env: str) -> subprocess.Popen:
         """Start `python -m module` with the system's NATS_URL plus `env`."""
         log = open(self.workdir / f"{name}.log", "ab")
+        # The harness reads and writes the KV store itself: a MONGO_URL meant
+        # for the store contract tests must not move the services elsewhere.
+        inherited = {k: v for k, v in os.environ.items() if k not in MONGO_SETTINGS}
         full_env = {
-            **os.environ,
+            **inherited,
             "NATS_URL": self.server.url,
             "WEB_PORT": str(self.web_port),
             "NODE_TTL_S": "3",

@@ -19,6 +19,7 @@ from bus.file_store import FileStore
 from bus.nats_server import EmbeddedServer, free_port
 from bus.settings import BusSettings
 from bus.task_store import KvTaskStore, TaskQuery
+from tests.e2e.system import MONGO_SETTINGS
 from web.app import create_app
 from web.settings import WebSettings
 
@@ -81,7 +82,11 @@ async def start_web(
     async def start(**env: str) -> WebProcess:
         port = free_port()
         # The caller's environment must not set a token the test did not ask for.
-        environment = {k: v for k, v in os.environ.items() if k != "API_TOKEN"}
+        environment = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("API_TOKEN", *MONGO_SETTINGS)
+        }
         environment.update(
             NATS_URL=nats_server.url, WEB_HOST="127.0.0.1", WEB_PORT=str(port), **env
         )
