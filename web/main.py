@@ -7,6 +7,7 @@ import signal
 from aiohttp import web
 
 from bus.logs import configure_logging
+from bus.tls import server_context
 from web.access_log import RedactingAccessLogger
 from web.app import create_app
 from web.settings import WebSettings
@@ -17,7 +18,14 @@ SHUTDOWN_GRACE_S = 10.0
 
 
 async def serve(settings: WebSettings) -> None:
-    """Serve until SIGINT or SIGTERM, then finish requests and disconnect."""
+    """Serve until SIGINT or SIGTERM, then finish requests and disconnect.
+
+    With WEB_TLS_CERT and WEB_TLS_KEY set it serves HTTPS only.
+    """
+    ssl_context = None
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        # Loaded before anything starts, so a bad file fails at once.
+        ssl_context = server_context(settings.tls_cert, settings.tls_key)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -41,9 +49,13 @@ async def serve(settings: WebSettings) -> None:
     starting.result()
 
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site = web.TCPSite(
+            runner, settings.host, settings.port, ssl_context=ssl_context
+        )
         await site.start()
-        logger.info("web UI at http://%s:%d/", settings.host, settings.port)
+        logger.info(
+            "web UI at %s://%s:%d/", settings.scheme, settings.host, settings.port
+        )
         await stopping
         logger.info("shutting down")
     finally:

@@ -2,8 +2,9 @@
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from bus.settings import BusSettings, env_int, env_str
+from bus.settings import BusSettings, env_int, env_path, env_str
 
 MIB = 1024 * 1024
 _TOKEN = re.compile(r"[\x21-\x7e]{1,512}")
@@ -23,6 +24,10 @@ class WebSettings:
     """Most files one upload request may carry."""
     api_token: str | None = field(default=None, repr=False)
     """Bearer token every API request must carry; None leaves the API open."""
+    tls_cert: Path | None = None
+    """Certificate (chain) to serve HTTPS with; None serves plain HTTP."""
+    tls_key: Path | None = field(default=None, repr=False)
+    """The certificate's private key."""
     bus: BusSettings = field(default_factory=BusSettings)
 
     def __post_init__(self) -> None:
@@ -37,6 +42,13 @@ class WebSettings:
             raise ValueError(
                 "API_TOKEN must be 1-512 printable ASCII characters without spaces"
             )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("WEB_TLS_CERT and WEB_TLS_KEY must be set together")
+
+    @property
+    def scheme(self) -> str:
+        """`https` when a certificate is set, else `http`."""
+        return "https" if self.tls_cert is not None else "http"
 
     @property
     def max_request_bytes(self) -> int:
@@ -46,12 +58,15 @@ class WebSettings:
 
     @classmethod
     def from_env(cls) -> "WebSettings":
-        """Read WEB_HOST, WEB_PORT, the upload limits, API_TOKEN and the bus."""
+        """Read WEB_HOST, WEB_PORT, the upload limits, API_TOKEN, WEB_TLS_CERT and
+        WEB_TLS_KEY, and the bus."""
         return cls(
             host=env_str("WEB_HOST", "127.0.0.1"),
             port=env_int("WEB_PORT", 5002),
             max_upload_bytes=env_int("MAX_UPLOAD_BYTES", 512 * MIB),
             max_files_per_request=env_int("MAX_FILES_PER_REQUEST", 100),
             api_token=env_str("API_TOKEN", "") or None,
+            tls_cert=env_path("WEB_TLS_CERT"),
+            tls_key=env_path("WEB_TLS_KEY"),
             bus=BusSettings.from_env(),
         )
