@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: all install run run-coordinator run-web run-edge run-cloud test format lint \
-	bench-pipeline bench-policy bench-system browser clean
+	bench-pipeline bench-policy bench-system bench-bus browser clean
 
 all: lint test
 
@@ -58,6 +58,10 @@ bench-policy: install
 
 bench-system: install
 	$(PY) -m bench.system
+
+bench-bus: install
+	$(PY) -m bench.bus_cost
+	$(PY) -m bench.bus_cost --servers 3 --rate 120
 
 clean:
 	rm -rf $(VENV) data test-output .pytest_cache .ruff_cache *.egg-info

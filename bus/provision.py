@@ -7,6 +7,7 @@ long as it has the subjects we need.
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -68,9 +69,13 @@ async def provision(js: JetStreamContext, settings: BusSettings) -> None:
         await _ensure(
             f"stream {config.name}",
             lambda config=config: js.add_stream(config),
-            lambda config=config: js.update_stream(config),
+            lambda config=config: _update_stream(js, config),
         )
 
+    # Direct gets may be answered by any replica, and a replica can lag the
+    # write that was just acknowledged: the coordinator reading a record the
+    # web service has only just created could be told it does not exist, and
+    # drop the task. With replicas, task records are read from the leader.
     await _ensure_bucket(
         js,
         KeyValueConfig(
@@ -78,7 +83,7 @@ async def provision(js: JetStreamContext, settings: BusSettings) -> None:
             history=1,
             replicas=settings.replicas,
             storage=StorageType.FILE,
-            direct=True,
+            direct=settings.replicas == 1,
         ),
     )
     await _ensure_bucket(
@@ -123,6 +128,26 @@ async def provision(js: JetStreamContext, settings: BusSettings) -> None:
         None,
     )
     logger.info("JetStream streams and buckets are ready")
+
+
+async def _update_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    # A service started with a smaller NATS_REPLICAS than the cluster's (an
+    # edge site left at the default 1, say) must not strip the replicas
+    # away: raising the count is an update, lowering it an operator's act.
+    current = await js.stream_info(config.name)
+    existing = current.config.num_replicas or 1
+    wanted = config.num_replicas or 1
+    if existing > wanted:
+        logger.warning(
+            "stream %s keeps its %d replicas; this service asked for %d "
+            "(set NATS_REPLICAS=%d everywhere)",
+            config.name,
+            existing,
+            wanted,
+            existing,
+        )
+        config = replace(config, num_replicas=existing)
+    await js.update_stream(config)
 
 
 async def _ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
