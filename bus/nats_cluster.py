@@ -23,12 +23,12 @@ from pathlib import Path
 
 from bus.nats_server import (
     EmbeddedServer,
-    _wait_until_listening,
     child_process_options,
     free_port,
     server_binary,
     start_server,
     wait_for_jetstream,
+    wait_until_listening,
 )
 
 logger = logging.getLogger(__name__)
@@ -265,6 +265,6 @@ def _start_leaf(root: Path, name: str, hubs: list[HubPorts]) -> ClusterServer:
     )
     log.close()
     server = EmbeddedServer(process, port, folder)
-    _wait_until_listening(server)
+    wait_until_listening(server)
     logger.info("leaf nats-server %s listening on %s", name, server.url)
     return ClusterServer(name, config_file, server, monitor_port)

@@ -194,7 +194,7 @@ def start_server(
         command, stdout=output, stderr=output, **child_process_options()
     )
     server = EmbeddedServer(process, port, store_dir, config_file)
-    _wait_until_listening(server)
+    wait_until_listening(server)
     logger.info(
         "nats-server listening on %s (data in %s%s%s)",
         server.url,
@@ -205,7 +205,7 @@ def start_server(
     return server
 
 
-def _wait_until_listening(server: EmbeddedServer, timeout_s: float = 15.0) -> None:
+def wait_until_listening(server: EmbeddedServer, timeout_s: float = 15.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
