@@ -206,6 +206,7 @@ def start_server(
 
 
 def wait_until_listening(server: EmbeddedServer, timeout_s: float = 15.0) -> None:
+    """Return once the server accepts TCP connections; raise if it exits first."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
