@@ -3,6 +3,11 @@ come, drop malformed messages.
 
 A message that cannot be decoded is logged once with its subject and
 terminated, so it is never redelivered and never blocks the messages behind it.
+
+Both kinds ride out a NATS restart: a streaming consumer asks the server for
+a heartbeat on every open pull and asks again when they stop coming, and a
+consumer the server no longer has (deleted, or lost with a server's state)
+is created again by whichever kind was using it.
 """
 
 import asyncio
@@ -29,8 +34,11 @@ T = TypeVar("T")
 
 PULL_EXPIRES_S = 5.0
 """How long one pull request of a streaming consumer waits on the server."""
-PULL_LOST_MARGIN_S = 5.0
-"""Silence this long past a pull's expiry means it was lost (e.g. a reconnect)."""
+PULL_HEARTBEAT_S = 1.0
+"""The server says an open pull request is still there this often."""
+PULL_LOST_AFTER_HEARTBEATS = 3
+"""Heartbeats missed in a row that mean the requests were lost (a restarted
+or replaced server forgets them)."""
 PULL_RETRY_S = 1.0
 """Pause before pulling again after the server refused or ended a pull."""
 DRAIN_TIMEOUT_S = 2.0
@@ -116,12 +124,25 @@ class PullConsumer(Generic[T]):
             raise nats.errors.ConnectionClosedError from None
         except (nats.errors.Error, APIError) as error:
             # Disconnected or JetStream briefly unavailable: the client
-            # reconnects on its own; the caller simply asks again.
+            # reconnects on its own; the caller simply asks again. A consumer
+            # that is gone (a server that lost its state) is made again.
             logger.warning("fetch on %s failed: %s; retrying", self._durable, error)
             await asyncio.sleep(0.5)
+            await self._rebind_if_gone()
             return []
         decoded = [await self._decoded(message) for message in messages]
         return [delivery for delivery in decoded if delivery is not None]
+
+    async def _rebind_if_gone(self) -> None:
+        try:
+            await self._js.consumer_info(self._stream, self._durable)
+        except NotFoundError:
+            logger.warning("consumer %s is gone; binding it again", self._durable)
+            await self.close()
+            with contextlib.suppress(nats.errors.Error, APIError):
+                await self.bind()
+        except (nats.errors.Error, APIError):
+            pass  # still unreachable: the next failed fetch looks again
 
     async def batches(
         self, stop: asyncio.Event, max_batch: Callable[[], int], wait_s: float = 1.0
@@ -178,6 +199,7 @@ class StreamingConsumer(Generic[T]):
         max_deliver: int = 5,
         max_ack_pending: int = 10_000,
         pull_expires_s: float = PULL_EXPIRES_S,
+        pull_heartbeat_s: float = PULL_HEARTBEAT_S,
     ) -> None:
         self._nc = nc
         self._js = js
@@ -190,7 +212,10 @@ class StreamingConsumer(Generic[T]):
         )
         self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
         self._expires_ns = int(pull_expires_s * 1e9)
-        self._lost_after_s = pull_expires_s + PULL_LOST_MARGIN_S
+        # The server refuses a heartbeat that is not well inside the expiry.
+        heartbeat_s = min(pull_heartbeat_s, pull_expires_s / 2)
+        self._heartbeat_ns = int(heartbeat_s * 1e9)
+        self._lost_after_s = heartbeat_s * PULL_LOST_AFTER_HEARTBEATS
         self._room: Callable[[], int] = lambda: 0
         self._receive: Callable[[Delivery[T]], None] | None = None
         self._subscription: Subscription | None = None
@@ -200,7 +225,9 @@ class StreamingConsumer(Generic[T]):
         self._heard_at = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
         self._paused: asyncio.TimerHandle | None = None
-        self._requests: set[asyncio.Task[None]] = set()
+        self._requests: set[asyncio.Future[None]] = set()
+        self._check_consumer = False
+        """Whether the last pull ended in a way that says the consumer is gone."""
 
     async def start(
         self, room: Callable[[], int], receive: Callable[[Delivery[T]], None]
@@ -221,10 +248,7 @@ class StreamingConsumer(Generic[T]):
     async def bind(self) -> None:
         """Create the durable consumer if needed and subscribe a fresh inbox."""
         await self.close()
-        try:
-            await self._js.consumer_info(self._stream, self._durable)
-        except NotFoundError:
-            await self._js.add_consumer(self._stream, self._config)
+        await self._ensure_consumer()
         self._inbox = self._nc.new_inbox()
         self._subscription = await self._nc.subscribe(self._inbox, cb=self._received)
         logger.info(
@@ -270,7 +294,11 @@ class StreamingConsumer(Generic[T]):
         if room <= 0 or room < self.owed:
             return
         self.owed += room
-        request = {"batch": room, "expires": self._expires_ns}
+        request = {
+            "batch": room,
+            "expires": self._expires_ns,
+            "idle_heartbeat": self._heartbeat_ns,
+        }
         task = asyncio.ensure_future(
             self._nc.publish(
                 self._next_subject, json.dumps(request).encode(), reply=self._inbox
@@ -292,9 +320,10 @@ class StreamingConsumer(Generic[T]):
             logger.debug("pull request not sent: %s", task.exception())
 
     def _check_lost(self) -> None:
-        # Every request expires within pull_expires_s and then says so with a
-        # 408; silence for longer while something is owed means the requests
-        # were lost (a reconnect to another server, say).
+        # An open request brings a heartbeat every pull_heartbeat_s and a 408
+        # when it expires; silence for several heartbeats while something is
+        # owed means the requests were lost (the server restarted, or we
+        # reconnected to another one).
         self._watchdog = None
         if self.owed <= 0 or self._subscription is None:
             return
@@ -339,14 +368,49 @@ class StreamingConsumer(Generic[T]):
         # consumer): asking again at once would only spin.
         description = (headers.get("Description") or "").strip().split("\n")[0]
         logger.info("pull on %s ended: %s %s", self._durable, status, description)
+        if status in ("404", "503") or "consumer deleted" in description.lower():
+            self._check_consumer = True
         if self._paused is None:
             self._paused = asyncio.get_running_loop().call_later(
                 PULL_RETRY_S, self._resume
             )
 
     def _resume(self) -> None:
+        if self._subscription is None:  # closed meanwhile
+            self._paused = None
+            return
+        if not self._check_consumer:
+            self._paused = None
+            self.pull()
+            return
+        # Stay paused while the consumer is looked for and made again.
+        task = asyncio.ensure_future(self._recover())
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
+
+    async def _recover(self) -> None:
+        try:
+            await self._ensure_consumer()
+            self._check_consumer = False
+        except Exception as error:  # unreachable yet: look again after a pause
+            logger.info("consumer %s not back yet: %s", self._durable, error)
         self._paused = None
-        self.pull()
+        if self._subscription is None:  # closed meanwhile
+            return
+        if self._check_consumer:
+            self._paused = asyncio.get_running_loop().call_later(
+                PULL_RETRY_S, self._resume
+            )
+        else:
+            self.pull()
+
+    async def _ensure_consumer(self) -> None:
+        """Create the durable consumer when the server does not have it."""
+        try:
+            await self._js.consumer_info(self._stream, self._durable)
+        except NotFoundError:
+            await self._js.add_consumer(self._stream, self._config)
+            logger.info("consumer %s created on %s", self._durable, self._stream)
 
     async def _decoded(self, msg: Msg) -> Delivery[T] | None:
         try:

@@ -19,18 +19,56 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import ObjectInfo, ObjectMetaOptions
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from bus import subjects
-from bus.errors import FileCorrupt, FileMissing, FileTooLarge
+from bus.acked_publish import AckedPublisher
+from bus.errors import FileCorrupt, FileMissing, FileTooLarge, OffloadError
 
 logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 128 * 1024
 PUBLISH_WINDOW = 16
 """Chunks in flight at once while storing: enough to fill the pipe, little RAM."""
+ACK_TIMEOUT_S = 10.0
+"""How long one stored chunk may wait for JetStream's word before the write fails."""
+NO_ROOM_CODES = frozenset({10002, 10047, 10077})
+"""JetStream errors that mean there is no room: the account's or the server's
+storage is used up (10002, 10047) or the stream is at a limit (10077, whose
+description says which: maximum bytes, messages, ...)."""
+
+
+class FileStoreFull(OffloadError):
+    """The object store refused a write for want of room."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"the file store has no room for {name!r} ({reason})")
+        self.name = name
+        self.reason = reason
+
+
+class FileStoreUnavailable(OffloadError):
+    """The object store did not take a write (NATS away, or it refused)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"the file store did not take {name!r} ({reason})")
+        self.name = name
+        self.reason = reason
+
+
+def write_failure(name: str, error: Exception) -> OffloadError | None:
+    """Our error for a bus error met while writing `name`; None for any other."""
+    if isinstance(error, APIError):
+        reason = error.description or f"error {error.err_code or error.code}"
+        if error.err_code in NO_ROOM_CODES:
+            return FileStoreFull(name, reason)
+        return FileStoreUnavailable(name, reason)
+    if isinstance(error, nats.errors.Error | TimeoutError):
+        return FileStoreUnavailable(name, str(error) or type(error).__name__)
+    return None
 
 
 @dataclass(frozen=True)
@@ -49,6 +87,7 @@ class FileStore:
 
     def __init__(self, js: JetStreamContext, bucket: str = subjects.FILES_BUCKET):
         self._js = js
+        self._publisher = AckedPublisher.of(js._nc)
         self._bucket = bucket
         self._stream = f"OBJ_{bucket}"
 
@@ -64,7 +103,24 @@ class FileStore:
         Raises FileTooLarge (leaving nothing behind) as soon as the stream
         passes `max_bytes`, without reading the rest of it. `replace=False`
         promises the name is new, which saves looking for an older version.
+        A write the store refuses raises FileStoreFull (no room) or
+        FileStoreUnavailable, and leaves nothing behind either.
         """
+        try:
+            return await self._put_stream(name, chunks, max_bytes, replace)
+        except (APIError, nats.errors.Error, TimeoutError) as error:
+            failure = write_failure(name, error)
+            if failure is None:
+                raise
+            raise failure from error
+
+    async def _put_stream(
+        self,
+        name: str,
+        chunks: AsyncIterator[bytes],
+        max_bytes: int | None,
+        replace: bool,
+    ) -> StoredFile:
         nuid = self._js._nc._nuid.next().decode()
         chunk_subject = f"$O.{self._bucket}.C.{nuid}"
         digest = hashlib.sha256()
@@ -76,9 +132,8 @@ class FileStore:
         async def send(payload: bytes) -> None:
             nonlocal count
             if len(pending) >= PUBLISH_WINDOW:
-                await pending.pop(0)
-            future = await self._js.publish_async(chunk_subject, payload)
-            pending.append(future)
+                await asyncio.wait_for(pending.pop(0), ACK_TIMEOUT_S)
+            pending.append(await self._publisher.publish(chunk_subject, payload))
             count += 1
 
         try:
@@ -95,7 +150,8 @@ class FileStore:
                 return await self._put_whole(name, bytes(buffer))
             if buffer:
                 await send(bytes(buffer))
-            await asyncio.gather(*pending)
+            async with asyncio.timeout(ACK_TIMEOUT_S):
+                await asyncio.gather(*pending)
             pending.clear()
             stored = StoredFile(name, size, count, digest.hexdigest(), nuid)
             await self._publish_meta(stored, digest.digest(), replace)
@@ -111,9 +167,15 @@ class FileStore:
     async def put_bytes(
         self, name: str, data: bytes, replace: bool = True
     ) -> StoredFile:
-        """Store an object held in memory."""
+        """Store an object held in memory (refusals raise as in put_stream)."""
         if not replace and len(data) <= CHUNK_BYTES:
-            return await self._put_whole(name, data)
+            try:
+                return await self._put_whole(name, data)
+            except (APIError, nats.errors.Error, TimeoutError) as error:
+                failure = write_failure(name, error)
+                if failure is None:
+                    raise
+                raise failure from error
 
         async def one_piece() -> AsyncIterator[bytes]:
             yield data
@@ -136,14 +198,15 @@ class FileStore:
         acks: list[asyncio.Future] = []
         try:
             if data:
-                acks.append(await self._js.publish_async(chunk_subject, data))
+                acks.append(await self._publisher.publish(chunk_subject, data))
             meta = self._meta_payload(stored, digest.digest())
             acks.append(
-                await self._js.publish_async(
+                await self._publisher.publish(
                     meta_subject, meta, headers={"Nats-Rollup": "sub"}
                 )
             )
-            await asyncio.gather(*acks)
+            async with asyncio.timeout(ACK_TIMEOUT_S):
+                await asyncio.gather(*acks)
         except BaseException:
             for ack in acks:
                 ack.cancel()
@@ -244,6 +307,22 @@ class FileStore:
         finally:
             handle.close()
         return stored
+
+    async def names(self, prefix: str = "") -> list[str]:
+        """The names of every stored object that starts with `prefix`, sorted.
+
+        One request lists every object of the bucket: meant for checks and
+        tools, not for the path of every task.
+        """
+        info = await self._js.stream_info(
+            self._stream, subjects_filter=f"$O.{self._bucket}.M.>"
+        )
+        found = []
+        for subject in info.state.subjects or {}:
+            encoded = subject.rsplit(".", 1)[-1]
+            name = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+            found.append(name.decode(errors="replace"))
+        return sorted(name for name in found if name.startswith(prefix))
 
     async def delete(self, name: str) -> bool:
         """Remove an object and its chunks; False when there was none."""

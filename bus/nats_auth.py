@@ -10,7 +10,8 @@ pipeline) and is an allow list: everything else is refused.
   and the task events through its durables; publishes jobs (`jobs.>`) and
   re-planned tasks; manages every consumer on JOBS (it deletes a dead edge
   node's and drains its queue); reads and writes the `tasks`, `leader` and
-  `policy` buckets and reads `nodes`.
+  `policy` buckets and reads `nodes`; removes objects (results no record
+  kept) and jobs JetStream gave up on, whose advisories it subscribes to.
 - **web**: creates the streams and buckets; publishes `tasks.scheduled`; reads
   and writes the `tasks` bucket and the `files` object store, reads `nodes`.
   It cannot read jobs or scheduled tasks: no consumer, pull or subscription
@@ -19,7 +20,8 @@ pipeline) and is an allow list: everything else is refused.
   `edge-<id>` only (created through the API subject that names its filter,
   so it cannot be pointed at another subject), acks only that consumer's
   messages, reads and writes the object store, heartbeats as `<id>` in
-  `nodes`, and publishes task events.
+  `nodes`, publishes task events and reads one back by sequence, and reads
+  (never writes) task records, to skip the jobs of cancelled tasks.
 - **cloud node `<id>`**: the same on `jobs.cloud` through the shared durable
   `cloud-workers`, heartbeating as `<id>`.
 - **admin**: everything, for operators and the `nats` command line.
@@ -182,8 +184,15 @@ def coordinator_permissions(user: str) -> Permissions:
         f"$KV.{subjects.LEADER_BUCKET}.>",
         *reading(KV_POLICY),
         f"$KV.{subjects.POLICY_BUCKET}.>",
+        # Removes results no record points at, and jobs JetStream gave up on.
+        *object_store(subjects.FILES_BUCKET),
+        f"{API}.STREAM.MSG.DELETE.{subjects.JOBS_STREAM}",
     ]
-    return Permissions(_unique(publish), (f"{user_inbox_prefix(user)}.>",))
+    subscribe = (
+        f"{user_inbox_prefix(user)}.>",
+        subjects.max_deliveries_advisory(subjects.JOBS_STREAM),
+    )
+    return Permissions(_unique(publish), subscribe)
 
 
 def web_permissions(user: str) -> Permissions:
@@ -219,6 +228,10 @@ def node_permissions(tier: str, node_id: str, user: str) -> Permissions:
         f"{API}.STREAM.INFO.{KV_NODES}",
         f"$KV.{subjects.NODES_BUCKET}.{node_id}",
         f"{subjects.EVENTS_PREFIX}.*",
+        # Read back one stored event: was a duplicate final event our own?
+        f"{API}.STREAM.MSG.GET.{subjects.EVENTS_STREAM}",
+        # Read (never write or watch) a job's record: skip cancelled work.
+        *reading(KV_TASKS),
         *object_store(subjects.FILES_BUCKET),
     ]
     return Permissions(_unique(publish), (f"{user_inbox_prefix(user)}.>",))

@@ -144,13 +144,23 @@ class TaskRecord(Wire):
     output_name: str | None = None
     output_size: int | None = None
     output_type: str | None = None
+    output_object: str | None = None
+    """The object-store name of the result that counted (the run whose
+    completion was recorded); None on records older than per-run names."""
+    dead_letter: dict[str, Any] | None = None
+    """Set when the system gave up on the task: why, after how many tries,
+    where it last ran, and when (see `coordinator/dead_letters.py`)."""
     v: int = SCHEMA_VERSION
 
     def copy(self) -> "TaskRecord":
         """An independent copy (the nested maps are copied too)."""
         explanation = dict(self.explanation) if self.explanation else None
+        dead_letter = dict(self.dead_letter) if self.dead_letter else None
         return dataclasses.replace(
-            self, params=dict(self.params), explanation=explanation
+            self,
+            params=dict(self.params),
+            explanation=explanation,
+            dead_letter=dead_letter,
         )
 
     @property
@@ -162,6 +172,8 @@ class TaskRecord(Wire):
         """The record as the HTTP API shows it, with the prototype's aliases."""
         body = self.to_wire()
         body.pop("v")
+        # Where the result is stored is the service's business, not the API's.
+        body.pop("output_object")
         body["assigned_to"] = self.tier
         body["computed_at"] = self.tier
         body["operation"] = {"name": self.operation, "params": self.params}
@@ -218,7 +230,13 @@ class TaskEvent(Wire):
     output_name: str | None = None
     output_size: int | None = None
     output_type: str | None = None
+    output_object: str | None = None
+    """Where a completed run stored its result (`subjects.run_output_object`)."""
+    delivery: int | None = None
+    """Which delivery of the job this run was (1 for the first)."""
     error: str | None = None
+    dead_letter: dict[str, Any] | None = None
+    """On a `failed` event: the node gave up on the task after too many tries."""
     v: int = SCHEMA_VERSION
 
 

@@ -24,7 +24,12 @@ LEADER_KEY = "coordinator"
 
 REPLAN_CONSUMER_PREFIX = "replan"
 
-EVENT_KINDS = ("started", "progress", "completed", "failed")
+EVENT_KINDS = ("started", "progress", "retrying", "completed", "failed")
+"""`retrying`: a run hit trouble with the bus and its job was handed back."""
+
+MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
+"""Prefix of JetStream's word that a consumer gave up on a message
+(`<prefix>.<stream>.<consumer>`)."""
 
 
 def edge_jobs(node_id: str) -> str:
@@ -52,8 +57,42 @@ def input_object(task_id: str) -> str:
 
 
 def output_object(task_id: str) -> str:
-    """The object-store name of a task's result."""
+    """Where results were stored before each run had its own name.
+
+    Records that carry no `output_object` of their own point here.
+    """
     return f"{task_id}/output"
+
+
+def run_output_object(task_id: str, attempt: int, run: str) -> str:
+    """The object-store name of one run's result: task, attempt and run.
+
+    `run` must be unique to the run (the node uses the delivery number and a
+    random token: a server restarted after a crash may deliver a job again
+    under a number it had already used). No two runs share a name, so a run
+    can never overwrite (or purge the chunks of) a result a record points at.
+    """
+    check_token(run, "run")
+    return f"{task_id}/output/{attempt}-{run}"
+
+
+def output_prefix(task_id: str) -> str:
+    """What every result name of a task starts with."""
+    return f"{task_id}/output"
+
+
+def final_event_id(task_id: str, attempt: int) -> str:
+    """The message id of an attempt's one final event (completed or failed).
+
+    JetStream drops a second final event of the same attempt inside its
+    duplicate window, so a job run twice reports its outcome once.
+    """
+    return f"{task_id}:{attempt}:final"
+
+
+def max_deliveries_advisory(stream: str) -> str:
+    """The subject of every max-deliveries advisory of a stream's consumers."""
+    return f"{MAX_DELIVERIES_ADVISORY}.{stream}.*"
 
 
 def check_token(value: str, field: str) -> str:

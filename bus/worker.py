@@ -10,15 +10,28 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import nats.errors
+from nats.js.errors import APIError
+
 from bus.consumer import Delivery, StreamingConsumer, settle
+from bus.file_store import FileStoreFull, FileStoreUnavailable
 from bus.schemas import Job
 
 logger = logging.getLogger(__name__)
 
 JobHandler = Callable[[Job, int], Awaitable[None]]
-"""Processes one job; receives the job and its delivery attempt (1-based)."""
+"""Processes one job; receives the job and which delivery of it this is
+(1-based: 2 and up mean an earlier run ended without settling it)."""
 
 RETRY_DELAY_S = 2.0
+BUS_TROUBLE = (
+    nats.errors.Error,
+    APIError,
+    TimeoutError,
+    FileStoreFull,
+    FileStoreUnavailable,
+)
+"""What a handler raises when the bus, not the job, is at fault."""
 
 
 class JobWorker:
@@ -84,6 +97,15 @@ class JobWorker:
             # Shutting down mid-job: hand it back at once for another node.
             await settle(delivery.msg.nak())
             raise
+        except BUS_TROUBLE as error:
+            # Expected while NATS restarts or the store is full: no traceback.
+            logger.warning(
+                "job for task %s (delivery %d) handed back after bus trouble: %s",
+                job.task_id,
+                delivery.attempt,
+                error or type(error).__name__,
+            )
+            await settle(delivery.msg.nak(delay=RETRY_DELAY_S))
         except Exception:
             logger.exception(
                 "job for task %s failed unexpectedly (attempt %d); will retry",

@@ -30,6 +30,7 @@ import numpy as np
 from bus.schemas import TaskRecord
 from coordinator.policy_model import PolicyModel
 from coordinator.settings import LearningSettings
+from coordinator.xla_memory import release_free_memory
 from policy import dqn
 from policy.observation import OBS_DIM
 from policy.replay import Transition
@@ -250,6 +251,8 @@ async def run_learning(
                 decider.model = await asyncio.to_thread(
                     learner.train_round, decider.model
                 )
+                if learner.rounds == 1:
+                    release_free_memory()  # the first round compiled the step
                 logger.debug(
                     "learning round %d: loss %.4f over %d transitions",
                     learner.rounds,

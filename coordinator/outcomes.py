@@ -1,12 +1,23 @@
-"""Recording what nodes report, and learning the cost model from completions."""
+"""Recording what nodes report, and learning the cost model from completions.
+
+A job can run more than once, and each run stores its result under a name of
+its own. Only the completion the record takes keeps its result; the result
+of any other completion (a repeat of a finished task, an attempt abandoned
+by a re-plan, a task cancelled or deleted meanwhile) is removed here, so
+every task keeps at most one result.
+"""
 
 import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
 
+import nats.errors
+from nats.js.errors import APIError
+
 from bus.consumer import Delivery, settle
 from bus.errors import TaskNotFound
+from bus.file_store import FileStore
 from bus.nodes import NodeDirectory
 from bus.schemas import TaskEvent, TaskRecord
 from bus.task_store import TaskStore
@@ -28,12 +39,15 @@ class OutcomeRecorder:
         directory: NodeDirectory,
         costs: CostModel,
         on_finished: FinishedObserver | None = None,
+        files: FileStore | None = None,
     ) -> None:
         self._store = store
         self._directory = directory
         self._costs = costs
         self._on_finished = on_finished
+        self._files = files
         self.finished_count = 0
+        self.discarded_outputs = 0
 
     async def record(self, batch: list[Delivery[TaskEvent]]) -> None:
         """Apply every event, keeping each task's events in order, then ack them."""
@@ -48,7 +62,18 @@ class OutcomeRecorder:
         events = [delivery.item for delivery in deliveries]
         task_id = events[0].task_id
         try:
-            finishing = await self._apply(task_id, events)
+            finishing, record = await self._apply(task_id, events)
+        except TaskNotFound:
+            # Deleted while it ran, or never ours: nothing to record, and a
+            # stored result would belong to nobody.
+            kinds = sorted({delivery.msg.subject for delivery in deliveries})
+            logger.info(
+                "dropping %d events of unknown task %s (on %s)",
+                len(events),
+                task_id,
+                ", ".join(kinds),
+            )
+            finishing, record = None, None
         except Exception as error:
             logger.warning(
                 "could not record %d events of task %s: %s; will retry",
@@ -59,15 +84,42 @@ class OutcomeRecorder:
             for delivery in deliveries:
                 await settle(delivery.msg.nak(delay=1.0))
             return
+        await self._discard_unused_outputs(events, record)
         for delivery in deliveries:
             await settle(delivery.msg.ack())
-        if finishing is not None:
-            self._learn(*finishing)
+        if finishing is not None and record is not None:
+            self._learn(finishing, record)
+
+    async def _discard_unused_outputs(
+        self, events: list[TaskEvent], record: TaskRecord | None
+    ) -> None:
+        """Remove the results of completions the record did not take."""
+        if self._files is None:
+            return
+        kept = record.output_object if record is not None else None
+        unused = {
+            event.output_object
+            for event in events
+            if event.kind == "completed"
+            and event.output_object is not None
+            and event.output_object != kept
+        }
+        for name in sorted(unused):
+            try:
+                removed = await self._files.delete(name)
+            except (nats.errors.Error, APIError, TimeoutError) as error:
+                # Left behind: storage leaks, results stay right.
+                logger.warning("could not remove unused result %s: %s", name, error)
+                continue
+            if removed:
+                self.discarded_outputs += 1
+                logger.info("removed %s: the record kept another result", name)
 
     async def _apply(
         self, task_id: str, events: list[TaskEvent]
-    ) -> tuple[TaskEvent, TaskRecord] | None:
-        """Apply events in order; return (event, record) if one finished the task."""
+    ) -> tuple[TaskEvent | None, TaskRecord]:
+        """Apply events in order; return the event that finished the task (if
+        one did) and the record as stored; raise TaskNotFound when it is gone."""
         finisher: TaskEvent | None = None
 
         def change(record: TaskRecord) -> bool:
@@ -82,12 +134,8 @@ class OutcomeRecorder:
                         finisher = event
             return changed
 
-        try:
-            record = await self._store.update(task_id, change)
-        except TaskNotFound:
-            logger.debug("events for deleted task %s dropped", task_id)
-            return None
-        return (finisher, record) if finisher is not None else None
+        record = await self._store.update(task_id, change)
+        return finisher, record
 
     def _learn(self, event: TaskEvent, record: TaskRecord) -> None:
         self.finished_count += 1

@@ -123,10 +123,11 @@ class Placer:
         try:
             # The message id makes a re-dispatch of the same attempt (after a
             # coordinator crash) a no-op inside JetStream's duplicate window.
-            ack = await self._js.publish_async(
+            # A plain publish: nats-py's publish_async never settles a refused
+            # publish (bus/acked_publish.py), which would stall the batch.
+            await self._js.publish(
                 subject, job.encode(), headers={"Nats-Msg-Id": f"{record.id}:{attempt}"}
             )
-            await ack
             await self._store.update(
                 record.id,
                 placed(
@@ -163,5 +164,9 @@ class Placer:
         try:
             return await self._store.get(task_id)
         except TaskNotFound:
-            logger.info("scheduled task %s no longer exists; dropping it", task_id)
+            logger.info(
+                "scheduled task %s no longer exists; dropping it (from %s)",
+                task_id,
+                subjects.TASKS_SCHEDULED,
+            )
             return None

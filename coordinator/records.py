@@ -23,7 +23,7 @@ STATUS_RANK = {
     "cancelled": 4,
 }
 
-CARRIED_EXPLANATION = ("replanned_from", "replanned_at")
+CARRIED_EXPLANATION = ("replanned_from", "replanned_at", "replans")
 """Explanation entries a new placement keeps from the one before."""
 
 
@@ -87,6 +87,13 @@ def from_event(event: TaskEvent):
                 return False
             record.progress = event.progress
             return True
+        if event.kind == "retrying":
+            # The run was handed back; the task stays where it is, and the
+            # error is what a give-up will name as the last one.
+            if event.error is None or record.error == event.error:
+                return False
+            record.error = event.error
+            return True
 
         record.node_id = record.node_id or event.node_id
         record.tier = record.tier or event.tier
@@ -102,15 +109,31 @@ def from_event(event: TaskEvent):
         if event.kind == "completed":
             record.status = "completed"
             record.progress = 1.0
+            record.error = None
             record.output_name = event.output_name
             record.output_size = event.output_size
             record.output_type = event.output_type
+            record.output_object = event.output_object
         else:
             record.status = "failed"
             record.error = event.error or "failed without a reason"
+            if event.dead_letter is not None:
+                record.dead_letter = dead_letter(
+                    event.dead_letter, event.node_id, event.at
+                )
         return True
 
     return change
+
+
+def dead_letter(details: dict, node_id: str | None, at: float) -> dict:
+    """The dead-letter entry of a record: why it was given up, where, when.
+
+    `details` names the `cause` (`deliveries`: its job was delivered too
+    often; `replans`: its node died under it too often; `max_deliveries`:
+    JetStream itself gave up) and the tries made.
+    """
+    return {**details, "node_id": node_id, "at": at}
 
 
 def _fill_durations(record: TaskRecord, event: TaskEvent) -> None:

@@ -12,6 +12,13 @@ The order of steps makes a crash anywhere safe: the record is changed before
 the new scheduled message is published (with a message id per attempt, so a
 repeat is dropped), and the old job is acked last, so a new leader that finds
 it again simply does the same thing.
+
+A task whose node has died under it `MAX_ATTEMPTS` times is not re-planned
+again: it fails, as a dead letter, naming the node it died on last.
+
+Before re-planning, the node's own entry in the `nodes` bucket is read: the
+directory follows the bucket through a watch, which lags after NATS itself
+restarts, and a node whose fresh heartbeat is in the bucket is not dead.
 """
 
 import asyncio
@@ -24,16 +31,18 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError
+from nats.js.errors import APIError, KeyNotFoundError
+from nats.js.kv import KeyValue
 
 from bus import subjects
 from bus.consumer import settle
 from bus.errors import MalformedMessage, TaskNotFound
 from bus.nodes import NodeDirectory
-from bus.schemas import Job, ScheduledTask, TaskRecord
-from bus.settings import env_float
+from bus.schemas import Job, NodeStatus, ScheduledTask, TaskRecord
+from bus.settings import env_float, env_int
 from bus.task_store import TaskStore
 from coordinator.handover import delete_consumer
+from coordinator.records import dead_letter
 
 logger = logging.getLogger(__name__)
 
@@ -47,22 +56,30 @@ class ReplanSettings:
 
     scan_interval_s: float = 0.5
     """Time between two looks at the node directory and the JOBS stream."""
+    max_attempts: int = 3
+    """Tries of a task (its first placement and every re-plan) before it fails."""
 
     def __post_init__(self) -> None:
         if self.scan_interval_s <= 0:
             raise ValueError("REPLAN_INTERVAL_S must be positive")
+        if self.max_attempts < 1:
+            raise ValueError("MAX_ATTEMPTS must be at least 1")
 
     @classmethod
     def from_env(cls) -> "ReplanSettings":
-        """Read REPLAN_INTERVAL_S."""
-        return cls(scan_interval_s=env_float("REPLAN_INTERVAL_S", 0.5))
+        """Read REPLAN_INTERVAL_S and MAX_ATTEMPTS."""
+        return cls(
+            scan_interval_s=env_float("REPLAN_INTERVAL_S", 0.5),
+            max_attempts=env_int("MAX_ATTEMPTS", 3),
+        )
 
 
-def replanned(node_id: str, attempt: int, at: float):
+def replanned(node_id: str, attempt: int, at: float, max_attempts: int = 3):
     """A change moving a task back to scheduled after its node died.
 
     The only change that moves a status backwards, and only for the attempt
-    that was sent to the dead node.
+    that was sent to the dead node. A task that has been tried `max_attempts`
+    times this way fails instead, as a dead letter.
     """
 
     def change(record: TaskRecord) -> bool:
@@ -70,13 +87,30 @@ def replanned(node_id: str, attempt: int, at: float):
             return False
         if record.status == "scheduled":
             return False
+        explanation = record.explanation or {}
+        tries = int(explanation.get("replans", 0)) + 1
+        if tries >= max_attempts:
+            record.status = "failed"
+            record.completed_at = at
+            record.progress = None
+            record.error = (
+                f"gave up after {tries} tries: the node it was sent to stopped "
+                f"each time (last {node_id})"
+            )
+            record.dead_letter = dead_letter(
+                {"cause": "replans", "tries": tries, "attempt": attempt},
+                node_id,
+                at,
+            )
+            return True
         record.status = "scheduled"
         record.progress = None
         record.started_at = None
         record.explanation = {
-            **(record.explanation or {}),
+            **explanation,
             "replanned_from": node_id,
             "replanned_at": at,
+            "replans": tries,
         }
         return True
 
@@ -100,16 +134,19 @@ class Replanner:
         node_ttl_s: float,
         settings: ReplanSettings,
         clock: Callable[[], float] = time.monotonic,
+        nodes_kv: KeyValue | None = None,
     ) -> None:
         self._js = js
         self._store = store
         self._directory = directory
+        self._nodes_kv = nodes_kv
         self._node_ttl_s = node_ttl_s
         self._settings = settings
         self._clock = clock
         self._seen_live: set[str] = set()
         self._orphaned_since: dict[str, float] = {}
         self.replanned_count = 0
+        self.given_up_count = 0
 
     async def run(self, active: Callable[[], bool]) -> None:
         """Scan for dead nodes while `active()` says this coordinator leads."""
@@ -136,6 +173,9 @@ class Replanner:
     async def replan_node(self, node_id: str) -> int:
         """Move every job still queued for `node_id` elsewhere; return how many."""
         if self._directory.get(node_id) is not None:
+            return 0
+        if await self._heartbeat_is_fresh(node_id):
+            logger.info("edge node %s is live after all; the directory lags", node_id)
             return 0
         subject = subjects.edge_jobs(node_id)
         durable = f"{subjects.REPLAN_CONSUMER_PREFIX}-{node_id}"
@@ -201,10 +241,30 @@ class Replanner:
         await settle(msg.ack())
         return moved
 
+    async def _heartbeat_is_fresh(self, node_id: str) -> bool:
+        """Whether the bucket itself holds a heartbeat younger than the TTL."""
+        if self._nodes_kv is None:
+            return False
+        try:
+            entry = await self._nodes_kv.get(node_id)
+        except KeyNotFoundError:
+            return False
+        if not entry.value:
+            return False
+        try:
+            status = NodeStatus.decode(entry.value)
+        except MalformedMessage:
+            return False
+        return status.heartbeat_at >= time.time() - self._node_ttl_s
+
     async def _reschedule(self, node_id: str, job: Job) -> bool:
-        record = await self._store.update(
-            job.task_id, replanned(node_id, job.attempt, time.time())
-        )
+        at = time.time()
+        change = replanned(node_id, job.attempt, at, self._settings.max_attempts)
+        record = await self._store.update(job.task_id, change)
+        if record.dead_letter is not None and record.dead_letter.get("at") == at:
+            self.given_up_count += 1
+            logger.warning("task %s failed: %s", job.task_id, record.error)
+            return False
         if record.status != "scheduled" or record.attempts != job.attempt:
             # Finished, or already placed again: this job is stale.
             logger.debug("stale job %s:%d dropped", job.task_id, job.attempt)

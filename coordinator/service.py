@@ -17,10 +17,13 @@ from nats.js.errors import APIError
 from bus import subjects
 from bus.connection import close, connect, jetstream
 from bus.consumer import Delivery, PullConsumer
+from bus.file_store import FileStore
+from bus.layout_keeper import LayoutKeeper
 from bus.nodes import NodeDirectory, nodes_bucket
 from bus.provision import provision
 from bus.schemas import ScheduledTask, TaskEvent
-from bus.task_store import KvTaskStore
+from bus.store_factory import open_task_store
+from coordinator.dead_letters import DeliveryLimitWatcher
 from coordinator.handover import take_over_consumers
 from coordinator.leadership import Leadership, LeadershipSettings
 from coordinator.load_view import LoadView
@@ -28,6 +31,7 @@ from coordinator.outcomes import OutcomeRecorder
 from coordinator.placement import Placer
 from coordinator.replan import Replanner, ReplanSettings
 from coordinator.settings import CoordinatorSettings
+from coordinator.xla_memory import release_free_memory
 from policy.cost_model import CostModel
 
 logger = logging.getLogger(__name__)
@@ -50,6 +54,7 @@ class Duties:
     placer: Placer
     recorder: OutcomeRecorder
     replanner: Replanner
+    dead_letters: DeliveryLimitWatcher
     settings: CoordinatorSettings
 
 
@@ -58,9 +63,12 @@ async def run_coordinator(settings: CoordinatorSettings, stop: asyncio.Event) ->
     nc = await connect(settings.bus, "coordinator")
     js = jetstream(nc)
     await provision(js, settings.bus)
+    keeper = LayoutKeeper(nc, js, settings.bus)
+    keeper.start()
 
-    store = await KvTaskStore.open(js)
-    directory = NodeDirectory(await nodes_bucket(js), settings.bus.node_ttl_s)
+    store = await open_task_store(js)
+    nodes_kv = await nodes_bucket(js)
+    directory = NodeDirectory(nodes_kv, settings.bus.node_ttl_s)
     await directory.start()
     costs = CostModel()
     placer = Placer(
@@ -72,11 +80,19 @@ async def run_coordinator(settings: CoordinatorSettings, stop: asyncio.Event) ->
     preparing = asyncio.create_task(
         _prepare(js, placer, settings, stop), name="policy-prepare"
     )
-    recorder = OutcomeRecorder(store, directory, costs, placer.finished)
-    replanner = Replanner(
-        js, store, directory, settings.bus.node_ttl_s, ReplanSettings.from_env()
+    recorder = OutcomeRecorder(
+        store, directory, costs, placer.finished, files=FileStore(js)
     )
-    duties = Duties(js, directory, placer, recorder, replanner, settings)
+    replanner = Replanner(
+        js,
+        store,
+        directory,
+        settings.bus.node_ttl_s,
+        ReplanSettings.from_env(),
+        nodes_kv=nodes_kv,
+    )
+    dead_letters = DeliveryLimitWatcher(nc, js, store)
+    duties = Duties(js, directory, placer, recorder, replanner, dead_letters, settings)
     leadership = await Leadership.open(js, LeadershipSettings.from_env())
     campaign = asyncio.create_task(leadership.run(stop), name="leadership")
     logger.info("coordinator %s started", leadership.coordinator_id)
@@ -88,15 +104,18 @@ async def run_coordinator(settings: CoordinatorSettings, stop: asyncio.Event) ->
         campaign.cancel()
         await asyncio.gather(campaign, return_exceptions=True)
         await leadership.release()
+        await keeper.close()
         await directory.close()
         await asyncio.gather(preparing, return_exceptions=True)
         await _save_model(js, placer)
         await close(nc)
         logger.info(
-            "coordinator stopped: %d placed, %d finished, %d re-planned this run",
+            "coordinator stopped: %d placed, %d finished, %d re-planned, "
+            "%d given up this run",
             placer.placed_count,
             recorder.finished_count,
             replanner.replanned_count,
+            replanner.given_up_count + dead_letters.given_up_count,
         )
 
 
@@ -131,6 +150,7 @@ async def _prepare(
             settings.policy, model, seed=settings.seed, learner=learner
         )
         warm_s = await asyncio.to_thread(decider.warm_up)
+        release_free_memory()
     except Exception:
         logger.exception("policy preparation failed; placing by earliest finish")
         return
@@ -211,11 +231,13 @@ async def _lead(duties: Duties, leadership: Leadership, stop: asyncio.Event) -> 
         await take_over_consumers(duties.js)
         await scheduled.bind()
         await events.bind()
+        await duties.dead_letters.start()
     except (nats.errors.Error, APIError, TimeoutError) as error:
         # Still leading: the caller comes straight back here to try again.
         logger.warning("could not take the consumers over: %s; retrying", error)
         await scheduled.close()
         await events.close()
+        await duties.dead_letters.stop()
         await asyncio.sleep(0.5)
         return
     settings = duties.settings
@@ -245,6 +267,7 @@ async def _lead(duties: Duties, leadership: Leadership, stop: asyncio.Event) -> 
         for task in late:
             task.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
+        await duties.dead_letters.stop()
         await scheduled.close()
         await events.close()
 

@@ -6,8 +6,9 @@ import logging
 import signal
 import time
 
+import nats.errors
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 from nats.js.kv import KeyValue
 
 from bus import subjects
@@ -18,6 +19,12 @@ from bus.layout import wait_for_streams
 from bus.nodes import nodes_bucket, publish_heartbeat, withdraw
 from bus.schemas import Job, NodeStatus
 from bus.worker import JobWorker
+from node.admission import (
+    RECORD_CHECK_TIMEOUT_S,
+    AdmittedRunner,
+    RecordReader,
+    kv_reader,
+)
 from node.emulation import Emulation
 from node.jobs import JobRunner
 from node.load import LoadTracker, calibrate
@@ -26,6 +33,7 @@ from node.settings import NodeSettings
 logger = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
+BIND_RETRY_S = 1.0
 
 
 def job_subscription(settings: NodeSettings) -> tuple[str, str]:
@@ -57,7 +65,7 @@ async def run_node(settings: NodeSettings, stop: asyncio.Event) -> None:
         ack_wait_s=settings.ack_wait_s,
         max_deliver=settings.max_deliver,
     )
-    await consumer.bind()
+    await _bind_when_free(consumer, durable, stop)
 
     load = LoadTracker(capacity=settings.compute_threads)
     runner = JobRunner(
@@ -70,10 +78,17 @@ async def run_node(settings: NodeSettings, stop: asyncio.Event) -> None:
         settings.compute_threads,
         load,
         emulation,
+        jobs_subject=subject,
+    )
+    leftovers = runner.clear_scratch()
+    if leftovers:
+        logger.info("removed %d scratch files of an earlier run", leftovers)
+    handler = AdmittedRunner(
+        runner, await _record_reader(js, settings), settings.max_attempts
     )
     worker = JobWorker(
         consumer,
-        runner,
+        handler,
         concurrency=settings.concurrency,
         lease_refresh_s=settings.ack_wait_s / 3,
     )
@@ -101,11 +116,28 @@ async def run_node(settings: NodeSettings, stop: asyncio.Event) -> None:
         runner.close()
         await close(nc)
         logger.info(
-            "node %s stopped after %d completed, %d failed jobs",
+            "node %s stopped after %d completed, %d failed, %d skipped jobs",
             settings.node_id,
             load.completed,
             load.failed,
+            handler.skipped,
         )
+
+
+async def _record_reader(
+    js: JetStreamContext, settings: NodeSettings
+) -> RecordReader | None:
+    """How this node reads task records, or None when it cannot."""
+    if not settings.check_records:
+        logger.info("task records are not in NATS; jobs run without a check")
+        return None
+    try:
+        # Bounded: a login without the right to read records gets no answer.
+        bucket = js.key_value(subjects.TASKS_BUCKET)
+        return kv_reader(await asyncio.wait_for(bucket, RECORD_CHECK_TIMEOUT_S))
+    except (nats.errors.Error, APIError, TimeoutError) as error:
+        logger.warning("cannot read task records (%s); jobs run unchecked", error)
+        return None
 
 
 async def _heartbeat_loop(
@@ -146,6 +178,26 @@ async def _heartbeat_loop(
         except Exception as error:  # NATS away: the next beat will try again
             logger.warning("heartbeat failed: %s", error)
         await asyncio.sleep(settings.heartbeat_interval_s)
+
+
+async def _bind_when_free(
+    consumer: StreamingConsumer[Job], durable: str, stop: asyncio.Event
+) -> None:
+    """Bind the job consumer, waiting while the server refuses it.
+
+    A node that comes back while the coordinator still re-plans its old
+    queue finds the subject held by the re-plan's own consumer (a work queue
+    allows one per subject); that lasts well under a second.
+    """
+    while True:
+        try:
+            await consumer.bind()
+            return
+        except APIError as error:
+            if stop.is_set():
+                raise
+            logger.warning("cannot bind %s yet (%s); trying again", durable, error)
+            await asyncio.sleep(BIND_RETRY_S)
 
 
 async def _recreate_consumer(consumer: StreamingConsumer[Job], durable: str) -> None:

@@ -21,6 +21,7 @@ STATUS_TEXT = {
     415: "A file's type is not supported",
     416: "The byte range cannot be served from this file",
     503: "The message bus is not answering",
+    507: "The file store has no room for the upload; nothing was kept",
 }
 
 

@@ -68,6 +68,14 @@ TASK = strict(
         "output_name": nullable(STRING),
         "output_size": nullable(COUNT),
         "output_type": nullable(STRING),
+        "dead_letter": nullable(
+            {
+                "type": "object",
+                "description": "Why the system gave up on the task: `cause` "
+                "(deliveries, replans or max_deliveries), `tries`, `attempt`, "
+                "`node_id` and `at` (epoch seconds).",
+            }
+        ),
         "assigned_to": TIER,
         "computed_at": TIER,
     }
@@ -150,6 +158,9 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "TaskArray": {"type": "array", "items": ref("Task")},
+    "DeadLetters": strict(
+        {"tasks": {"type": "array", "items": ref("Task")}, "total": COUNT}
+    ),
     "Uploaded": strict(
         {"tasks": {"type": "array", "items": ref("Task")}, "scheduled": COUNT}
     ),

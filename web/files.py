@@ -77,7 +77,9 @@ async def send_version(
     """Stream one stored version of a task, whole or one byte range of it."""
     files = request.app[FILES]
     if version == "output":
-        name = subjects.output_object(record.id)
+        # The result of the run the record took; older records kept theirs
+        # under one name per task.
+        name = record.output_object or subjects.output_object(record.id)
         filename = record.output_name or record.filename
         content_type = safe_content_type(record.output_type)
     else:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bus.logs import configure_logging
 from bus.tls import server_context
+from web import protocol_log
 from web.access_log import RedactingAccessLogger
 from web.app import create_app
 from web.settings import WebSettings
@@ -67,4 +68,5 @@ def main() -> None:
     """Run the web service configured from the environment."""
     settings = WebSettings.from_env()
     configure_logging(settings.bus.verbose, service="web")
+    protocol_log.install()
     asyncio.run(serve(settings))

@@ -110,6 +110,8 @@ UPLOAD = Doc(
         400,
         413,
         415,
+        503,
+        507,
     ),
 )
 LISTING_PARAMS = (
@@ -212,6 +214,18 @@ ROUTES: tuple[Route, ...] = (
             parameters=(TASK_ID,),
             responses=replies(
                 {"200": json_reply("The cancelled task.", ref("Task"))}, 404, 409
+            ),
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/deadletter",
+        transitions.list_dead_letters,
+        Doc(
+            summary="Failed tasks the system gave up on after too many tries",
+            tag="tasks",
+            responses=replies(
+                {"200": json_reply("The dead letters.", ref("DeadLetters"))}
             ),
         ),
     ),

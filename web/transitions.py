@@ -10,7 +10,12 @@ coordinator or node writing at the same moment is never overwritten.
   coordinator that reads the announcement must find the task scheduled.
 - Cancel: a task not yet in a final state becomes `cancelled`. The
   coordinator never changes a final record, and events of the abandoned
-  attempt are ignored, so it stays cancelled.
+  attempt are ignored, so it stays cancelled; a node that has not started
+  its job yet reads the record and skips it.
+
+Dead letters are failed tasks the system gave up on after too many tries
+(the record's `dead_letter` says why); they are listed on their own, and a
+retry takes a task off the list.
 """
 
 import asyncio
@@ -21,7 +26,7 @@ import time
 from aiohttp import web
 
 from bus.schemas import FINAL_STATUSES, TaskRecord
-from bus.task_store import Change, TaskStore
+from bus.task_store import Change, TaskQuery, TaskStore
 from web.errors import ApiError
 from web.keys import JS, STORE
 from web.scheduling import announce
@@ -66,6 +71,8 @@ def retried(at: float, before: list[TaskRecord]) -> Change:
         record.output_name = None
         record.output_size = None
         record.output_type = None
+        record.output_object = None
+        record.dead_letter = None
         return True
 
     return change
@@ -100,7 +107,12 @@ async def retry_task(request: web.Request) -> web.Response:
     store: TaskStore = request.app[STORE]
     at = time.time()
     before: list[TaskRecord] = []
-    record = await store.update(request.match_info["id"], retried(at, before))
+    task_id = request.match_info["id"]
+    # A fresh read first: the store starts an update from the last version
+    # it saw itself, and a refusal decided on an old status writes nothing
+    # that would reveal it was old.
+    await store.get(task_id)
+    record = await store.update(task_id, retried(at, before))
 
     occasion = f"retry:{record.attempts}:{int(at * 1e6)}"
     try:
@@ -124,6 +136,17 @@ async def _undo_retry(
 
 async def cancel_task(request: web.Request) -> web.Response:
     """POST /api/v1/tasks/{id}/cancel: stop an unfinished task from being run."""
-    record = await request.app[STORE].update(request.match_info["id"], cancelled)
+    store: TaskStore = request.app[STORE]
+    await store.get(request.match_info["id"])  # fresh, as for a retry
+    record = await store.update(request.match_info["id"], cancelled)
     logger.info("task %s cancelled (was on %s)", record.id, record.node_id or "no node")
     return web.json_response(record.public())
+
+
+async def list_dead_letters(request: web.Request) -> web.Response:
+    """GET /api/v1/deadletter: the tasks given up on, the latest first."""
+    failed = await request.app[STORE].list(TaskQuery(status="failed"))
+    dead = [record for record in failed if record.dead_letter is not None]
+    dead.sort(key=lambda record: -(record.dead_letter or {}).get("at", 0.0))
+    body = {"tasks": [record.public() for record in dead], "total": len(dead)}
+    return web.json_response(body)

@@ -2,6 +2,12 @@
 
 Nothing holds a whole file: each part goes from the socket to the store a
 chunk at a time, and the store measures its size and digest on the way.
+
+An upload is all or nothing: if any file cannot be stored (507 when the
+store has no room, 503 when it did not answer), any record cannot be
+created, or the tasks cannot be announced for scheduling, everything the
+request stored or created is removed before the error is answered, so a
+client that is told no finds no half-made task behind.
 """
 
 import asyncio
@@ -12,12 +18,13 @@ from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import nats.errors
 from aiohttp import BodyPartReader, MultipartReader, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from bus import subjects
 from bus.errors import FileTooLarge
-from bus.file_store import FileStore
+from bus.file_store import FileStore, FileStoreFull, FileStoreUnavailable
 from bus.schemas import TaskRecord
 from bus.task_store import TaskStore
 from media import media_kind
@@ -121,6 +128,24 @@ class UploadReader:
                 field="files",
                 close_connection=True,
                 limit_bytes=max_bytes,
+            ) from None
+        except FileStoreFull as error:
+            logger.error("upload refused, the file store is full: %s", error.reason)
+            raise ApiError(
+                507,
+                f"the file store has no room for {filename[:80]!r} "
+                f"({error.reason}); nothing from this upload was kept",
+                field="files",
+                close_connection=True,
+            ) from None
+        except FileStoreUnavailable as error:
+            logger.warning("upload failed, the file store did not answer: %s", error)
+            raise ApiError(
+                503,
+                f"the file store did not take {filename[:80]!r} ({error.reason}); "
+                "nothing from this upload was kept; try again shortly",
+                field="files",
+                close_connection=True,
             ) from None
         self.stored.append(
             StoredUpload(
@@ -250,18 +275,24 @@ async def upload(request: web.Request) -> web.StreamResponse:
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+        if schedule_now:
+            # The records were born "scheduled" (one write each instead of
+            # two); if the announcement fails, the whole upload is undone. A
+            # task whose announcement did land is dropped by the coordinator
+            # once its record is gone.
+            await announce(request.app[JS], created, records[0].scheduled_at or 0.0)
+    except (nats.errors.Error, TimeoutError) as error:
+        await asyncio.shield(_undo(reader, store, created))
+        logger.warning("upload failed on the message bus: %r", error)
+        raise ApiError(
+            503,
+            "the message bus did not take the upload; nothing from it was kept; "
+            "try again shortly",
+        ) from None
     except BaseException:
         await asyncio.shield(_undo(reader, store, created))
         raise
 
-    if schedule_now:
-        # The records were born "scheduled" (one write each instead of two);
-        # if the announcement fails they go back to "uploaded", unscheduled.
-        try:
-            await announce(request.app[JS], created, records[0].scheduled_at or 0.0)
-        except BaseException:
-            await asyncio.shield(_unschedule(store, created))
-            raise
     scheduled = records if schedule_now else []
     total_bytes = sum(record.size for record in records)
     request.app[METRICS].record_upload(len(records), total_bytes)
@@ -291,20 +322,3 @@ async def _undo(reader: UploadReader, store: TaskStore, created: list[str]) -> N
     for result in results:
         if isinstance(result, Exception):
             logger.warning("could not undo part of a failed upload: %s", result)
-
-
-async def _unschedule(store: TaskStore, task_ids: list[str]) -> None:
-    def back_to_uploaded(record: TaskRecord) -> bool:
-        if record.status != "scheduled":
-            return False
-        record.status = "uploaded"
-        record.scheduled_at = None
-        return True
-
-    results = await asyncio.gather(
-        *(store.update(task_id, back_to_uploaded) for task_id in task_ids),
-        return_exceptions=True,
-    )
-    for result in results:
-        if isinstance(result, Exception):
-            logger.warning("could not unschedule after a failed upload: %s", result)

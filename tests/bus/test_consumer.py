@@ -1,11 +1,14 @@
 """The streaming consumer: prompt hand-over, bounded debt, renewed and lost pulls."""
 
 import asyncio
+import logging
 import time
 import uuid
 
+from nats.js.api import StreamConfig
+
 from bus import subjects
-from bus.consumer import Delivery, StreamingConsumer, settle
+from bus.consumer import Delivery, PullConsumer, StreamingConsumer, settle
 from bus.schemas import Job
 from tests.bus.test_worker import a_job
 from tests.e2e.system import wait_until
@@ -133,3 +136,48 @@ async def test_garbage_is_terminated_and_its_room_pulled_again(nc, js):
     assert [d.item.task_id for d in receiver.got] == ["good"]
     info = await js.consumer_info(subjects.JOBS_STREAM, subjects.edge_consumer(node_id))
     assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_a_consumer_deleted_under_a_streaming_consumer_is_made_again(
+    nc, js, caplog
+):
+    caplog.set_level(logging.INFO, logger="bus.consumer")
+    node_id = f"s{uuid.uuid4().hex[:8]}"
+    durable = subjects.edge_consumer(node_id)
+    consumer = a_consumer(nc, js, node_id)
+    receiver = Receiver(room=4)
+    await consumer.start(receiver.free, receiver)
+    try:
+        # As a server that lost its state would: nobody binds it again.
+        await js.delete_consumer(subjects.JOBS_STREAM, durable)
+        await js.publish(subjects.edge_jobs(node_id), a_job("after").encode())
+        await wait_until(lambda: asyncio.sleep(0, receiver.got), 10, "the job", 0.01)
+    finally:
+        await consumer.close()
+
+    assert [d.item.task_id for d in receiver.got] == ["after"]
+    # Once when it started, once more after the deletion.
+    assert caplog.text.count(f"consumer {durable} created on JOBS") == 2
+
+
+async def test_a_consumer_deleted_under_a_pull_consumer_is_bound_again(js, caplog):
+    stream = f"REBIND{uuid.uuid4().hex[:8]}"
+    subject = f"rebind.{stream}"
+    await js.add_stream(StreamConfig(name=stream, subjects=[subject]))
+    consumer = PullConsumer(js, stream, "reader", subject, Job.decode)
+    try:
+        await consumer.bind()
+        await js.delete_consumer(stream, "reader")
+        await js.publish(subject, a_job("after").encode())
+
+        async def fetched() -> list:
+            return await consumer.fetch(1, wait_s=0.5)
+
+        [delivery] = await wait_until(fetched, 10, "the job")
+        await settle(delivery.msg.ack())
+    finally:
+        await consumer.close()
+        await js.delete_stream(stream)
+
+    assert delivery.item.task_id == "after"
+    assert "consumer reader is gone; binding it again" in caplog.text

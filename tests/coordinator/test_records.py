@@ -81,3 +81,53 @@ def test_a_repeated_placement_of_the_same_attempt_changes_nothing():
     assert placed(PLACEMENT, 1, 100.0, {})(record)
     assert not placed(PLACEMENT, 1, 100.0, {})(record)
     assert record.attempts == 1
+
+
+def test_a_completion_records_which_run_s_result_counts_and_clears_the_error():
+    record = scheduled_record()
+    placed(PLACEMENT, 1, 100.0, {"policy": "greedy"})(record)
+    from_event(event("retrying", error="e1: TimeoutError: bus slow"))(record)
+    assert record.status == "placed"
+    assert record.error == "e1: TimeoutError: bus slow"
+
+    from_event(event("completed", completed_at=103.0, output_object="t/output/1-2"))(
+        record
+    )
+    # A second run of the same attempt reporting late is ignored.
+    assert not from_event(
+        event("completed", completed_at=104.0, output_object="t/output/1-1")
+    )(record)
+
+    assert record.status == "completed"
+    assert record.error is None
+    assert record.output_object == "t/output/1-2"
+
+
+def test_a_node_s_give_up_makes_the_task_a_dead_letter():
+    record = scheduled_record()
+    placed(PLACEMENT, 1, 100.0, {"policy": "greedy"})(record)
+    give_up = event(
+        "failed",
+        error="gave up after 3 tries of attempt 1: e1: TimeoutError: x",
+        dead_letter={"cause": "deliveries", "tries": 3, "attempt": 1},
+    )
+
+    assert from_event(give_up)(record)
+
+    assert record.status == "failed"
+    assert record.error.startswith("gave up after 3 tries")
+    assert record.dead_letter == {
+        "cause": "deliveries",
+        "tries": 3,
+        "attempt": 1,
+        "node_id": "e1",
+        "at": 0.0,
+    }
+
+
+def test_a_retrying_event_of_an_older_attempt_changes_nothing():
+    record = scheduled_record()
+    placed(PLACEMENT, 2, 100.0, {"policy": "greedy"})(record)
+
+    assert not from_event(event("retrying", attempt=1, error="old trouble"))(record)
+    assert record.error is None

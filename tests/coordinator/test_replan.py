@@ -73,3 +73,29 @@ def test_the_next_placement_keeps_where_the_task_was_taken_from():
 def test_only_edge_job_subjects_name_a_node():
     assert edge_node_of("jobs.edge.edge-1") == "edge-1"
     assert edge_node_of("jobs.cloud") is None
+
+
+def test_a_task_whose_node_dies_under_it_max_attempts_times_fails_as_a_dead_letter():
+    record = placed_record()
+    for attempt in (1, 2):
+        assert replanned(f"dead-{attempt}", attempt, 5.0, max_attempts=3)(record)
+        assert record.status == "scheduled"
+        placement = Placement("t", "edge", f"dead-{attempt + 1}", 0.5, 0.1, "test")
+        assert placed(placement, attempt + 1, 100.0, {"policy": "greedy"})(record)
+    assert record.explanation["replans"] == 2
+
+    assert replanned("dead-3", 3, 9.0, max_attempts=3)(record)
+
+    assert record.status == "failed"
+    assert record.error == (
+        "gave up after 3 tries: the node it was sent to stopped each time (last dead-3)"
+    )
+    assert record.dead_letter == {
+        "cause": "replans",
+        "tries": 3,
+        "attempt": 3,
+        "node_id": "dead-3",
+        "at": 9.0,
+    }
+    # Final now: a late event of the last attempt changes nothing.
+    assert not from_event(event("completed", 3, "dead-3"))(record)

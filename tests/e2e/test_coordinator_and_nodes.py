@@ -15,7 +15,7 @@ from bus.nodes import NodeDirectory, nodes_bucket
 from bus.provision import provision
 from bus.schemas import ScheduledTask, TaskRecord
 from bus.settings import BusSettings
-from bus.subjects import TASKS_SCHEDULED, input_object, output_object
+from bus.subjects import TASKS_SCHEDULED, input_object
 from bus.task_store import KvTaskStore
 from tests.e2e.system import start_system, wait_until
 
@@ -88,7 +88,8 @@ async def test_image_task_is_placed_processed_and_recorded(backend, media_dir):
     assert record.picked_at >= record.scheduled_at
     assert record.completed_at >= record.started_at >= record.picked_at - 0.01
     assert record.total_ms > 0 and record.compute_ms > 0
-    output = Image.open(io.BytesIO(await files.read_bytes(output_object(task_id))))
+    assert record.output_object.startswith(f"{task_id}/output/1-1-")
+    output = Image.open(io.BytesIO(await files.read_bytes(record.output_object)))
     assert output.size == (600, 400)
     assert output.mode == "L"
 

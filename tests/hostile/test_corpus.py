@@ -400,11 +400,6 @@ async def test_an_oversized_request_header_is_a_400_and_the_web_goes_on(spare_we
             assert reply.status == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web: aiohttp logs every request it cannot parse at ERROR with a "
-    "traceback, so a client can fill the log (fix: a filter on aiohttp.server)",
-)
 async def test_an_oversized_request_header_is_logged_without_a_traceback(
     system, spare_web
 ):

@@ -110,7 +110,8 @@ async def test_an_image_job_reports_started_then_completed_and_stores_it(
     assert kinds == ["started", "completed"]
     assert completed["started_at"] <= completed["completed_at"]
     assert completed["output_type"] == "image/png"
-    output = await FileStore(js).read_bytes(job.output_object)
+    assert completed["output_object"].startswith(f"{job.task_id}/output/1-1-")
+    output = await FileStore(js).read_bytes(completed["output_object"])
     assert completed["output_size"] == len(output)
     assert Image.open(io.BytesIO(output)).mode == "L"
     assert Image.open(io.BytesIO(output)).size == (side, side)
@@ -124,7 +125,7 @@ async def test_a_big_input_is_streamed_through_files(nc, js, runner, media_dir):
     _, completed = await run_job(nc, js, runner, job, data)
 
     assert completed["kind"] == "completed"
-    output = await FileStore(js).read_bytes(job.output_object)
+    output = await FileStore(js).read_bytes(completed["output_object"])
     assert max(Image.open(io.BytesIO(output)).size) == 64
 
 

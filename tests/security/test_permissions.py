@@ -214,6 +214,26 @@ async def test_an_edge_node_heartbeats_only_as_itself(logins):
     assert set(await admin_kv.keys()) == {"edge-1"}
 
 
+async def test_a_node_reads_task_records_but_cannot_change_them(logins):
+    admin_kv = await logins.admin.js.key_value(subjects.TASKS_BUCKET)
+    await admin_kv.put("read-me", b"a record")
+    try:
+        for login in (logins.edge1, logins.cloud1):
+            refusals = len(login.errors)
+            kv = await login.js.key_value(subjects.TASKS_BUCKET)
+            assert (await kv.get("read-me")).value == b"a record"
+            assert login.errors[refusals:] == []
+
+            with pytest.raises(nats.errors.TimeoutError):
+                await kv.put("read-me", b"changed by a node")
+            await login.refused("publish", f"$KV.{subjects.TASKS_BUCKET}.read-me")
+            with pytest.raises(nats.errors.TimeoutError):
+                await kv.delete("read-me")
+        assert (await admin_kv.get("read-me")).value == b"a record"
+    finally:
+        await admin_kv.delete("read-me")
+
+
 async def test_nodes_cannot_create_or_change_streams(logins):
     for login in (logins.edge1, logins.cloud1):
         with pytest.raises(nats.errors.TimeoutError):

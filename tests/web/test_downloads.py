@@ -168,3 +168,32 @@ async def test_downloads_say_the_bytes_are_never_a_page(client, photo):
     assert response.headers["Content-Security-Policy"] == "sandbox"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["ETag"] == f'"{task["sha256"]}"'
+
+
+async def test_the_output_is_the_run_the_record_points_at_and_delete_removes_it(
+    client, js, photo
+):
+    files = FileStore(js)
+    task = await upload_one(client, ("astronaut.png", photo, PNG))
+    counted = subjects.run_output_object(task["id"], 2, "1-ab12")
+    await files.put_bytes(counted, b"the result that counted")
+    # An older result under the name every task used before per-run names.
+    await files.put_bytes(subjects.output_object(task["id"]), b"not this one")
+
+    def change(record) -> bool:
+        record.status = "completed"
+        record.output_object = counted
+        record.output_name = "astronaut-grayscale.png"
+        record.output_type = PNG
+        return True
+
+    await (await KvTaskStore.open(js)).update(task["id"], change)
+
+    output = await client.get(f"/api/v1/tasks/{task['id']}/output")
+    shown = await (await client.get(f"/api/v1/tasks/{task['id']}")).json()
+    deleted = await client.delete(f"/api/v1/tasks/{task['id']}")
+
+    assert await output.read() == b"the result that counted"
+    assert "output_object" not in shown
+    assert deleted.status == 200
+    assert await files.names(subjects.output_prefix(task["id"])) == []

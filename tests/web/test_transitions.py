@@ -140,3 +140,41 @@ def test_a_retry_whose_announcement_failed_is_undone_unless_the_task_moved_on():
     assert record == original
     assert restored(100.0, before[0])(moved_on) is False
     assert moved_on.status == "placed"
+
+
+async def test_dead_letters_are_listed_latest_first_and_a_retry_takes_one_off(
+    client, js
+):
+    older = await stored_task(
+        js,
+        b"input",
+        status="failed",
+        attempts=1,
+        error="gave up after 3 tries of attempt 1: edge-a: TimeoutError",
+        dead_letter={"cause": "deliveries", "tries": 3, "attempt": 1, "at": 10.0},
+    )
+    newer = await stored_task(
+        js,
+        b"input",
+        status="failed",
+        attempts=3,
+        error="gave up after 3 tries: the node it was sent to stopped each time",
+        dead_letter={"cause": "replans", "tries": 3, "attempt": 3, "at": 20.0},
+    )
+    plain_failure = await stored_task(js, b"input", status="failed", error="bad")
+
+    listed = await (await client.get("/api/v1/deadletter")).json()
+
+    ids = [task["id"] for task in listed["tasks"]]
+    assert ids.index(newer.id) < ids.index(older.id)
+    assert plain_failure.id not in ids
+    assert listed["total"] == len(ids)
+    [shown] = [task for task in listed["tasks"] if task["id"] == older.id]
+    assert shown["dead_letter"]["cause"] == "deliveries"
+    assert shown["error"].startswith("gave up after 3 tries")
+
+    retried_task = await (await client.post(f"/api/v1/tasks/{older.id}/retry")).json()
+    assert retried_task["dead_letter"] is None
+    after = await (await client.get("/api/v1/deadletter")).json()
+    assert older.id not in [task["id"] for task in after["tasks"]]
+    assert after["total"] == listed["total"] - 1
