@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S = 5.0
 CLOSE_REFUSED_TIMEOUT_S = 1.0
+RECONNECT_POLL_S = 0.05
 
 
 def shown(servers: list[str]) -> str:
@@ -163,6 +164,21 @@ async def connect(settings: BusSettings, name: str) -> Client:
     who = f" (user {settings.user})" if settings.user else ""
     logger.info("connected to NATS at %s as %s%s", nc.connected_url.netloc, name, who)
     return nc
+
+
+async def until_connected(nc: Client, timeout_s: float) -> bool:
+    """Wait while the client reconnects; False if it is closed or still away.
+
+    nats-py offers callbacks for this, not something to await, and a
+    reconnect takes a second or two, so a short poll costs nothing.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not nc.is_connected:
+        if nc.is_closed or loop.time() >= deadline:
+            return False
+        await asyncio.sleep(RECONNECT_POLL_S)
+    return True
 
 
 def jetstream(nc: Client) -> JetStreamContext:

@@ -26,6 +26,7 @@ from nats.js.errors import APIError, NotFoundError
 
 from bus import subjects
 from bus.acked_publish import AckedPublisher
+from bus.connection import until_connected
 from bus.errors import FileCorrupt, FileMissing, FileTooLarge, OffloadError
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,10 @@ PUBLISH_WINDOW = 16
 """Chunks in flight at once while storing: enough to fill the pipe, little RAM."""
 ACK_TIMEOUT_S = 10.0
 """How long one stored chunk may wait for JetStream's word before the write fails."""
+PURGE_TRIES = 3
+"""Tries of a purge, each after the connection is back (see `_purge`)."""
+PURGE_RETRY_PAUSE_S = 0.2
+RECONNECT_WAIT_S = 10.0
 NO_ROOM_CODES = frozenset({10002, 10047, 10077})
 """JetStream errors that mean there is no room: the account's or the server's
 storage is used up (10002, 10047) or the stream is at a limit (10077, whose
@@ -364,10 +369,19 @@ class FileStore:
             await self._purge(f"$O.{self._bucket}.C.{previous.nuid}")
 
     async def _purge(self, subject: str) -> None:
-        try:
-            await self._js.purge_stream(self._stream, subject=subject)
-        except Exception as error:  # best effort: the caller's error matters more
-            logger.warning("could not purge %s: %s", subject, error)
+        # Most purges clean up after a write that failed because NATS went
+        # away, so a failed one waits for the connection and tries again
+        # rather than leave the pieces behind for good.
+        for tries in range(1, PURGE_TRIES + 1):
+            try:
+                await self._js.purge_stream(self._stream, subject=subject)
+                return
+            except Exception as error:  # best effort: the caller's error matters more
+                last = tries == PURGE_TRIES
+                if last or not await until_connected(self._js._nc, RECONNECT_WAIT_S):
+                    logger.warning("could not purge %s: %s", subject, error)
+                    return
+                await asyncio.sleep(PURGE_RETRY_PAUSE_S * tries)
 
     def _meta_subject(self, name: str) -> str:
         encoded = base64.urlsafe_b64encode(name.encode()).decode()

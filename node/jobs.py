@@ -27,10 +27,12 @@ from pathlib import Path
 import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from nats.js.errors import APIError
 
 import media
 from bus import subjects
+from bus.connection import until_connected
 from bus.errors import FileCorrupt, FileMissing
 from bus.file_store import CHUNK_BYTES, FileStore
 from bus.schemas import Job, TaskEvent
@@ -41,6 +43,12 @@ from node.load import LoadTracker
 logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.5
+FINAL_PUBLISH_TRIES = 4
+"""Sends of one final event before the job is handed back. With the client's
+10 s ack timeout this stays well inside JetStream's 2-minute duplicate
+window, so every try carries the same weight as the first."""
+FINAL_RETRY_PAUSE_S = 0.5
+RECONNECT_WAIT_S = 10.0
 
 
 class JobRunner:
@@ -200,7 +208,7 @@ class JobRunner:
         payload = event.encode()
         subject = subjects.task_event(event.kind)
         headers = {"Nats-Msg-Id": subjects.final_event_id(event.task_id, event.attempt)}
-        ack = await self._js.publish(subject, payload, headers=headers)
+        ack = await self._publish_until_confirmed(event, subject, payload, headers)
         if not ack.duplicate:
             return True
         try:
@@ -217,6 +225,44 @@ class JobRunner:
             event.kind,
         )
         return False
+
+    async def _publish_until_confirmed(
+        self, event: TaskEvent, subject: str, payload: bytes, headers: dict[str, str]
+    ) -> PubAck:
+        """Publish a final event, sending it again while JetStream does not confirm.
+
+        A final event lost with a dying server must not become a rerun: the
+        rerun would store a second result and this run's would be left
+        behind. Sending the same message id again is safe (JetStream keeps
+        one copy per id within its duplicate window), so the report is
+        retried here, after the connection is back, before giving up.
+        """
+        tries = 1
+        while True:
+            try:
+                return await self._js.publish(subject, payload, headers=headers)
+            except (nats.errors.Error, TimeoutError) as error:
+                why = error or type(error).__name__
+                if tries == FINAL_PUBLISH_TRIES:
+                    logger.warning(
+                        "task %s: the %s event of attempt %d was not confirmed "
+                        "after %d tries (%s); the job goes back to the queue",
+                        event.task_id,
+                        event.kind,
+                        event.attempt,
+                        tries,
+                        why,
+                    )
+                    raise
+                logger.info(
+                    "task %s: %s event not confirmed (%s); sending it again",
+                    event.task_id,
+                    event.kind,
+                    why,
+                )
+            await until_connected(self._nc, RECONNECT_WAIT_S)
+            await asyncio.sleep(FINAL_RETRY_PAUSE_S * tries)
+            tries += 1
 
     async def _fetch(self, job: Job, input_path: Path) -> bytes | None:
         """Copy the input to its scratch file; return its bytes when it is small.
