@@ -55,15 +55,17 @@ export class Details {
     this.actions = dialog.querySelector("#details-actions");
     this.task = null;
     this.opener = null;
+    this.focusOwed = false;
     this.mediaKey = null;
 
     dialog.querySelector("#details-close").addEventListener("click", () => {
-      dialog.close();
+      this.close();
     });
+    // Escape closes the dialog without us: the close event tidies up then.
     dialog.addEventListener("close", () => this.closed());
     // A click on the backdrop (outside the dialog's box) closes it too.
     dialog.addEventListener("click", (event) => {
-      if (event.target === dialog) dialog.close();
+      if (event.target === dialog) this.close();
     });
   }
 
@@ -85,7 +87,17 @@ export class Details {
     this.mediaKey = null;
     this.message.textContent = "";
     this.render(task);
-    if (!this.dialog.open) this.dialog.showModal();
+    if (!this.dialog.open) {
+      this.dialog.showModal();
+      this.focusOwed = true;
+    }
+  }
+
+  /** Close the dialog and put the focus back now, not when the close event
+   * comes (a task later, when a deleted task's row may already be gone). */
+  close() {
+    this.dialog.close();
+    this.returnFocus();
   }
 
   closed() {
@@ -97,6 +109,12 @@ export class Details {
     this.facts.replaceChildren();
     this.media.replaceChildren();
     this.task = null;
+    this.returnFocus();
+  }
+
+  returnFocus() {
+    if (!this.focusOwed) return;
+    this.focusOwed = false;
     // The opener's row may be gone (the task was deleted): fall back to the
     // task table's heading, so the focus never lands nowhere.
     const back = this.opener?.isConnected ? this.opener : this.fallbackFocus;
@@ -294,7 +312,7 @@ export class Details {
     try {
       const result = await request(method, path);
       if (method === "DELETE") {
-        this.dialog.close();
+        this.close();
         this.say(`Deleted ${name}.`, "ok");
         return;
       }

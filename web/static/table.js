@@ -103,6 +103,9 @@ export class TaskTable {
     this.statusById = new Map();
     this.loadSeq = 0;
     this.refreshTimer = null;
+    // Live changes that arrive while a page is loading, applied again once
+    // it is shown: the server may have read the page before they happened.
+    this.missedWhileLoading = null;
 
     parts.prev.addEventListener("click", () => this.previousPage());
     parts.next.addEventListener("click", () => this.nextPage());
@@ -154,6 +157,7 @@ export class TaskTable {
     const seq = ++this.loadSeq;
     clearTimeout(this.refreshTimer);
     this.refreshTimer = null;
+    this.missedWhileLoading = [];
     let data;
     try {
       data = await get("/api/v1/tasks", {
@@ -163,12 +167,24 @@ export class TaskTable {
         cursor: this.cursors[this.pageIndex],
       });
     } catch (error) {
+      if (seq === this.loadSeq) this.missedWhileLoading = null;
       this.onError(`Could not load the tasks: ${error.message}`);
       return;
     }
     // A newer load (another page or filter) started meanwhile: it wins.
     if (seq !== this.loadSeq) return;
+    const missed = this.missedWhileLoading;
+    this.missedWhileLoading = null;
     this.show(data);
+    // Copies older than the page's are skipped, so a change the page
+    // already holds is not undone.
+    for (const change of missed) {
+      if (change.deleted) {
+        if (this.rows.has(change.id)) this.removeRow(change.id);
+      } else {
+        this.placeRow(change, true);
+      }
+    }
   }
 
   show(data) {
@@ -198,6 +214,12 @@ export class TaskTable {
   /** Apply a `task` event; `replayed` events may be older than what is shown. */
   applyTask(task, replayed = false) {
     this.count(task.id, task.status);
+    this.missedWhileLoading?.push(task);
+    this.placeRow(task, replayed);
+  }
+
+  /** Show, update or drop a task's row as the page and filters say. */
+  placeRow(task, replayed) {
     const row = this.rows.get(task.id);
     if (row) {
       if (replayed && isOlder(task, row.task)) return;
@@ -216,6 +238,7 @@ export class TaskTable {
   /** Apply a `task-deleted` event. */
   removeTask(id) {
     this.count(id, null);
+    this.missedWhileLoading?.push({ id, deleted: true });
     if (this.rows.has(id)) this.removeRow(id);
   }
 
