@@ -55,7 +55,9 @@ def from_bytes(data: bytes) -> tuple[TrainState, DQNConfig, dict]:
             f"checkpoint version {body.get('version')!r}, expected {VERSION}"
         )
     config = DQNConfig(**body["config"])
-    template = init_train_state(jax.random.key(0), config)
+    # Only the shapes of a fresh state are needed: eval_shape traces the
+    # initialisation without running it, so restoring compiles nothing.
+    template = jax.eval_shape(lambda: init_train_state(jax.random.key(0), config))
     leaves, treedef = jax.tree.flatten(template)
     stored = body["leaves"]
     if len(stored) != len(leaves):
@@ -63,11 +65,10 @@ def from_bytes(data: bytes) -> tuple[TrainState, DQNConfig, dict]:
     restored = []
     for i, (packed, leaf) in enumerate(zip(stored, leaves, strict=True)):
         array = _unpack_array(packed)
-        want = np.asarray(leaf)
-        if array.dtype != want.dtype or array.shape != want.shape:
+        if array.dtype != leaf.dtype or array.shape != tuple(leaf.shape):
             raise ValueError(
                 f"checkpoint array {i} is {array.dtype}{array.shape}, "
-                f"expected {want.dtype}{want.shape}"
+                f"expected {leaf.dtype}{tuple(leaf.shape)}"
             )
         restored.append(jnp.asarray(array))
     return jax.tree.unflatten(treedef, restored), config, body["meta"]
