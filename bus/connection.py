@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 DRAIN_TIMEOUT_S = 5.0
 CLOSE_REFUSED_TIMEOUT_S = 1.0
 RECONNECT_POLL_S = 0.05
+RECONNECT_WAIT_S = 10.0
+"""How long a caller waits for a lost connection before it gives up."""
 
 
 def shown(servers: list[str]) -> str:
@@ -166,7 +168,7 @@ async def connect(settings: BusSettings, name: str) -> Client:
     return nc
 
 
-async def until_connected(nc: Client, timeout_s: float) -> bool:
+async def until_connected(nc: Client, timeout_s: float = RECONNECT_WAIT_S) -> bool:
     """Wait while the client reconnects; False if it is closed or still away.
 
     nats-py offers callbacks for this, not something to await, and a

@@ -39,7 +39,6 @@ ACK_TIMEOUT_S = 10.0
 PURGE_TRIES = 3
 """Tries of a purge, each after the connection is back (see `_purge`)."""
 PURGE_RETRY_PAUSE_S = 0.2
-RECONNECT_WAIT_S = 10.0
 NO_ROOM_CODES = frozenset({10002, 10047, 10077})
 """JetStream errors that mean there is no room: the account's or the server's
 storage is used up (10002, 10047) or the stream is at a limit (10077, whose
@@ -378,7 +377,7 @@ class FileStore:
                 return
             except Exception as error:  # best effort: the caller's error matters more
                 last = tries == PURGE_TRIES
-                if last or not await until_connected(self._js._nc, RECONNECT_WAIT_S):
+                if last or not await until_connected(self._js._nc):
                     logger.warning("could not purge %s: %s", subject, error)
                     return
                 await asyncio.sleep(PURGE_RETRY_PAUSE_S * tries)

@@ -48,7 +48,6 @@ FINAL_PUBLISH_TRIES = 4
 10 s ack timeout this stays well inside JetStream's 2-minute duplicate
 window, so every try carries the same weight as the first."""
 FINAL_RETRY_PAUSE_S = 0.5
-RECONNECT_WAIT_S = 10.0
 
 
 class JobRunner:
@@ -260,7 +259,7 @@ class JobRunner:
                     event.kind,
                     why,
                 )
-            await until_connected(self._nc, RECONNECT_WAIT_S)
+            await until_connected(self._nc)
             await asyncio.sleep(FINAL_RETRY_PAUSE_S * tries)
             tries += 1
 
